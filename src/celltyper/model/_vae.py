@@ -1,0 +1,247 @@
+"""CountVAE: the user's face of :class:`~celltyper.module.CountVAEModule`."""
+
+from __future__ import annotations
+
+import logging
+from typing import Literal
+
+from anndata import AnnData
+from scvi import REGISTRY_KEYS
+from scvi.data import AnnDataManager
+from scvi.data.fields import (
+    CategoricalJointObsField,
+    CategoricalObsField,
+    LayerField,
+    NumericalJointObsField,
+)
+from scvi.model._utils import get_max_epochs_heuristic
+from scvi.model.base import ArchesMixin, BaseModelClass, RNASeqMixin, UnsupervisedTrainingMixin, VAEMixin
+
+from celltyper.module import CountVAEModule
+from celltyper.module._vae import Dispersion, GeneLikelihood
+from celltyper.train import TrainingPlan
+
+from ._validation import check_expression, registered_location, summarize_matrix
+
+logger = logging.getLogger(__name__)
+
+
+class CountVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, BaseModelClass):
+    """Variational autoencoder of single-cell expression, batch-aware, with a count or Gaussian likelihood.
+
+    Set up the AnnData with :meth:`setup_anndata` first, as for :class:`scvi.model.SCVI`.
+
+    Parameters
+    ----------
+    adata
+        AnnData registered with :meth:`setup_anndata`.
+    n_hidden
+        Units per hidden layer.
+    n_latent
+        Dimension of the latent space.
+    n_layers
+        Hidden layers in the encoder and in the decoder.
+    dropout_rate
+        Dropout probability in the encoder.
+    gene_likelihood
+        ``"zinb"`` (zero-inflated negative binomial), ``"nb"``, ``"poisson"`` — raw counts, scaled by each cell's
+        observed library size — or ``"gaussian"`` over log1p-normalized expression. The count likelihoods refuse
+        data that are not non-negative integers.
+    dispersion
+        ``"gene"`` (one inverse dispersion per gene), ``"gene-batch"`` or ``"gene-label"`` (one per gene and batch /
+        label; needs ``labels_key``). For ``"gaussian"`` this is the standard deviation.
+    encode_covariates
+        Give batch and covariates to the encoder too (recommended for query mapping with
+        :meth:`load_query_data`).
+    log_normalize
+        Gaussian only. ``True``: the registered values are counts and the model computes ``log1p(1e4 · x / library)``
+        itself. ``False``: the values are already normalized. ``None`` (default): decided from the data — counts
+        are normalized, anything else is used as it is.
+    use_batch_norm, use_layer_norm
+        Which networks normalize their hidden layers: ``"encoder"``, ``"decoder"``, ``"both"`` or ``"none"``.
+
+    Examples
+    --------
+    >>> import celltyper as ct
+    >>> adata = ct.datasets.kang_ifnb()
+    >>> ct.CountVAE.setup_anndata(adata, layer="counts", batch_key="condition")
+    >>> model = ct.CountVAE(adata, gene_likelihood="zinb")
+    >>> model.train(max_epochs=50)
+    >>> adata.obsm["X_celltyper"] = model.get_latent_representation()
+    """
+
+    _module_cls = CountVAEModule
+    _training_plan_cls = TrainingPlan
+
+    def __init__(
+        self,
+        adata: AnnData,
+        n_hidden: int = 128,
+        n_latent: int = 10,
+        n_layers: int = 1,
+        dropout_rate: float = 0.1,
+        gene_likelihood: GeneLikelihood = "zinb",
+        dispersion: Dispersion = "gene",
+        encode_covariates: bool = False,
+        log_normalize: bool | None = None,
+        use_batch_norm: Literal["encoder", "decoder", "both", "none"] = "both",
+        use_layer_norm: Literal["encoder", "decoder", "both", "none"] = "none",
+    ):
+        super().__init__(adata)
+        if gene_likelihood not in ("gaussian", "nb", "zinb", "poisson"):
+            raise ValueError(f"gene_likelihood must be 'gaussian', 'nb', 'zinb' or 'poisson', not {gene_likelihood!r}.")
+        if dispersion == "gene-label" and self.registry_["setup_args"].get("labels_key") is None:
+            raise ValueError("dispersion='gene-label' needs labels: pass labels_key to CountVAE.setup_anndata.")
+        summary = summarize_matrix(self.adata_manager.get_from_registry(REGISTRY_KEYS.X_KEY))
+        if log_normalize is None:
+            log_normalize = gene_likelihood == "gaussian" and summary.looks_like_counts
+        log_normalize = bool(log_normalize and gene_likelihood == "gaussian")
+        check_expression(summary, registered_location(self.adata_manager), gene_likelihood, log_normalize)
+
+        cat_state = self.adata_manager.get_state_registry(REGISTRY_KEYS.CAT_COVS_KEY)
+        self.module = self._module_cls(
+            n_input=self.summary_stats.n_vars,
+            n_batch=self.summary_stats.n_batch,
+            n_labels=self.summary_stats.n_labels,
+            n_hidden=n_hidden,
+            n_latent=n_latent,
+            n_layers=n_layers,
+            dropout_rate=dropout_rate,
+            gene_likelihood=gene_likelihood,
+            dispersion=dispersion,
+            n_cats_per_cov=list(cat_state.n_cats_per_key)
+            if REGISTRY_KEYS.CAT_COVS_KEY in self.adata_manager.data_registry
+            else None,
+            n_continuous_cov=self.summary_stats.get("n_extra_continuous_covs", 0),
+            encode_covariates=encode_covariates,
+            log_normalize=log_normalize,
+            use_batch_norm=use_batch_norm,
+            use_layer_norm=use_layer_norm,
+        )
+        input_kind = "log1p-normalized counts" if log_normalize else registered_location(self.adata_manager)
+        self._model_summary_string = (
+            f"CountVAE: {gene_likelihood} likelihood over {input_kind}, n_latent={n_latent}, n_hidden={n_hidden}, "
+            f"n_layers={n_layers}, dispersion={dispersion}, n_batch={self.summary_stats.n_batch}"
+        )
+        self.init_params_ = self._get_init_params(locals())
+
+    @classmethod
+    def setup_anndata(
+        cls,
+        adata: AnnData,
+        layer: str | None = None,
+        batch_key: str | None = None,
+        labels_key: str | None = None,
+        categorical_covariate_keys: list[str] | None = None,
+        continuous_covariate_keys: list[str] | None = None,
+        **kwargs,
+    ) -> None:
+        """Register an AnnData for :class:`CountVAE` (nothing in the AnnData's values changes).
+
+        Parameters
+        ----------
+        adata
+            AnnData of cells × genes.
+        layer
+            Layer holding the expression to model (``None``: ``adata.X``). Raw counts for ``"nb"`` / ``"zinb"`` /
+            ``"poisson"``; counts or log-normalized values for ``"gaussian"``.
+        batch_key
+            Column of ``adata.obs`` with the batch of each cell; the decoder is conditioned on it.
+        labels_key
+            Column of ``adata.obs`` with labels; only ``dispersion="gene-label"`` uses it.
+        categorical_covariate_keys, continuous_covariate_keys
+            Further columns of ``adata.obs`` the decoder is conditioned on.
+        **kwargs
+            Passed to :meth:`scvi.data.AnnDataManager.register_fields`.
+
+        Notes
+        -----
+        Like every scvi-tools model, this writes bookkeeping columns (``_scvi_batch``, ``_scvi_labels``) to
+        ``adata.obs`` and ids to ``adata.uns``; ``adata.X`` and the layers are left as they are.
+        """
+        setup_method_args = cls._get_setup_method_args(**locals())
+        fields = [
+            LayerField(REGISTRY_KEYS.X_KEY, layer, is_count_data=False),
+            CategoricalObsField(REGISTRY_KEYS.BATCH_KEY, batch_key),
+            CategoricalObsField(REGISTRY_KEYS.LABELS_KEY, labels_key),
+            CategoricalJointObsField(REGISTRY_KEYS.CAT_COVS_KEY, categorical_covariate_keys),
+            NumericalJointObsField(REGISTRY_KEYS.CONT_COVS_KEY, continuous_covariate_keys),
+        ]
+        adata_manager = AnnDataManager(fields=fields, setup_method_args=setup_method_args)
+        adata_manager.register_fields(adata, **kwargs)
+        cls.register_manager(adata_manager)
+
+    def train(
+        self,
+        max_epochs: int | None = None,
+        *,
+        batch_size: int = 128,
+        lr: float = 1e-3,
+        n_epochs_kl_warmup: int | None = None,
+        early_stopping: bool = False,
+        check_val_every_n_epoch: int | None = 1,
+        accelerator: str = "auto",
+        devices: int | list[int] | str = "auto",
+        train_size: float | None = None,
+        validation_size: float | None = None,
+        datasplitter_kwargs: dict | None = None,
+        plan_kwargs: dict | None = None,
+        **trainer_kwargs,
+    ):
+        """Train with scvi-tools' DataSplitter, TrainingPlan and Trainer; the history lands in ``model.history``.
+
+        Parameters
+        ----------
+        max_epochs
+            Passes over the training cells; ``None`` uses scvi-tools' heuristic ``min(400, 400 · 20000 / n_cells)``.
+        batch_size
+            Cells per minibatch.
+        lr
+            Adam learning rate.
+        n_epochs_kl_warmup
+            Epochs over which the KL weight rises linearly from 0 to 1; ``None`` = half of ``max_epochs``, so that
+            the second half trains the full ELBO (scvi-tools' fixed 400 leaves it below 1 for shorter runs).
+        early_stopping
+            Stop when the validation ELBO has not improved for ``early_stopping_patience`` epochs (default 45).
+        check_val_every_n_epoch
+            How often the validation ELBO is computed and logged (``None``: never, unless needed).
+        accelerator, devices
+            Lightning's device selection, e.g. ``accelerator="gpu", devices=2, strategy="ddp"``.
+        train_size, validation_size
+            Fractions of the cells used for training and validation (default 0.9 / 0.1).
+        datasplitter_kwargs
+            Passed to :class:`scvi.dataloaders.DataSplitter`.
+        plan_kwargs
+            Passed to :class:`scvi.train.TrainingPlan` (they win over ``lr`` and ``n_epochs_kl_warmup``).
+        **trainer_kwargs
+            Passed to :class:`scvi.train.Trainer` (e.g. ``early_stopping_patience``, ``enable_progress_bar``).
+        """
+        max_epochs = max_epochs or get_max_epochs_heuristic(self.adata.n_obs)
+        warmup = n_epochs_kl_warmup if n_epochs_kl_warmup is not None else max(1, max_epochs // 2)
+        plan_kwargs = {"lr": lr, "n_epochs_kl_warmup": warmup, **(plan_kwargs or {})}
+        if check_val_every_n_epoch is not None:
+            trainer_kwargs["check_val_every_n_epoch"] = check_val_every_n_epoch
+        return super().train(
+            max_epochs=max_epochs,
+            accelerator=accelerator,
+            devices=devices,
+            train_size=train_size,
+            validation_size=validation_size,
+            batch_size=batch_size,
+            early_stopping=early_stopping,
+            datasplitter_kwargs=datasplitter_kwargs,
+            plan_kwargs=plan_kwargs,
+            **trainer_kwargs,
+        )
+
+    def _validate_anndata(self, adata: AnnData | None = None, copy_if_view: bool = True) -> AnnData:
+        """scvi-tools' validation, plus the value checks of ``__init__`` on data the model was not set up on."""
+        is_new = adata is not None and adata is not self.adata
+        adata = super()._validate_anndata(adata, copy_if_view=copy_if_view)
+        if is_new:
+            manager = self.get_anndata_manager(adata, required=True)
+            summary = summarize_matrix(manager.get_from_registry(REGISTRY_KEYS.X_KEY))
+            check_expression(
+                summary, registered_location(manager), self.module.gene_likelihood, self.module.log_normalize
+            )
+        return adata

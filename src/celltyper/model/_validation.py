@@ -1,0 +1,99 @@
+"""Checks of the expression values a model was set up on, with errors that say what to do."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from scvi import REGISTRY_KEYS
+from scvi.data import AnnDataManager
+
+COUNT_LIKELIHOODS = ("nb", "zinb", "poisson")
+
+
+@dataclass(frozen=True)
+class MatrixSummary:
+    """What one pass over an expression matrix found."""
+
+    n_nonfinite: int
+    n_negative: int
+    n_noninteger: int
+    n_zero_cells: int
+    max_value: float
+
+    @property
+    def looks_like_counts(self) -> bool:
+        """Non-negative integers with values above what log-normalized data reach (~10)."""
+        return self.n_nonfinite == 0 and self.n_negative == 0 and self.n_noninteger == 0 and self.max_value > 20
+
+
+def summarize_matrix(X, chunk_size: int = 10_000) -> MatrixSummary:
+    """Scan ``X`` (dense, sparse or backed) in row chunks without densifying it."""
+    n_nonfinite = n_negative = n_noninteger = n_zero_cells = 0
+    max_value = -np.inf
+    for start in range(0, X.shape[0], chunk_size):
+        chunk = X[start : start + chunk_size]
+        values = chunk.data if sp.issparse(chunk) else np.asarray(chunk)
+        finite = np.isfinite(values)
+        n_nonfinite += int(values.size - finite.sum())
+        finite_values = values[finite]
+        n_negative += int((finite_values < 0).sum())
+        n_noninteger += int((finite_values != np.round(finite_values)).sum())
+        if finite_values.size:
+            max_value = max(max_value, float(finite_values.max()))
+        row_sums = np.asarray(chunk.sum(axis=1)).ravel()
+        n_zero_cells += int((row_sums == 0).sum())
+    return MatrixSummary(n_nonfinite, n_negative, n_noninteger, n_zero_cells, max_value)
+
+
+def registered_location(adata_manager: AnnDataManager) -> str:
+    """Where the registered expression lives, as the user would write it: ``adata.X`` or ``adata.layers['…']``."""
+    layer = adata_manager.data_registry[REGISTRY_KEYS.X_KEY].attr_key
+    return "adata.X" if layer is None else f"adata.layers[{layer!r}]"
+
+
+def check_expression(summary: MatrixSummary, location: str, gene_likelihood: str, log_normalize: bool) -> None:
+    """Raise a ``ValueError`` for values ``gene_likelihood`` cannot model; warn about suspicious Gaussian input.
+
+    Parameters
+    ----------
+    summary
+        What :func:`summarize_matrix` found in the registered expression matrix.
+    location
+        How the user refers to it (``adata.X`` / ``adata.layers['counts']``), for the messages.
+    gene_likelihood
+        ``"nb"``, ``"zinb"``, ``"poisson"`` or ``"gaussian"``.
+    log_normalize
+        Gaussian only: whether the model log-normalizes the values itself (so they must be counts).
+    """
+    if summary.n_nonfinite:
+        raise ValueError(
+            f"{location} contains {summary.n_nonfinite} NaN or infinite values. Fix or remove those cells or genes "
+            "before setting up the model; celltyper does not guess values."
+        )
+    needs_counts = gene_likelihood in COUNT_LIKELIHOODS or log_normalize
+    if needs_counts and (summary.n_negative or summary.n_noninteger):
+        what = f"{summary.n_negative} negative and {summary.n_noninteger} non-integer values"
+        if gene_likelihood in COUNT_LIKELIHOODS:
+            advice = (
+                f"gene_likelihood={gene_likelihood!r} models raw counts. Point setup_anndata at a layer of raw counts "
+                "(layer='counts'), or use gene_likelihood='gaussian' for log-normalized data."
+            )
+        else:
+            advice = "log_normalize=True expects raw counts; pass log_normalize=False for data that is normalized."
+        raise ValueError(f"{location} holds {what}. {advice}")
+    if needs_counts and summary.n_zero_cells:
+        raise ValueError(
+            f"{summary.n_zero_cells} cells have no counts at all in {location}, so their library size is zero. "
+            "Remove them first, e.g. sc.pp.filter_cells(adata, min_counts=1), and set up the model again."
+        )
+    if gene_likelihood == "gaussian" and not log_normalize and summary.looks_like_counts:
+        warnings.warn(
+            f"{location} looks like raw counts (non-negative integers up to {summary.max_value:g}), but "
+            "gene_likelihood='gaussian' with log_normalize=False models it as it is. Pass log_normalize=True (or "
+            "leave it None) to model log1p-normalized expression instead.",
+            UserWarning,
+            stacklevel=3,
+        )

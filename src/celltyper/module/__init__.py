@@ -1,0 +1,5 @@
+"""Neural-network math of celltyper's models (scvi-tools ``BaseModuleClass`` subclasses)."""
+
+from ._vae import CountVAEModule
+
+__all__ = ["CountVAEModule"]
