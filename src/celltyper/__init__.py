@@ -2,8 +2,8 @@
 
 from importlib.metadata import version
 
-from . import datasets
+from . import datasets, pl, pp
 from .model import CountVAE
 
-__all__ = ["CountVAE", "datasets"]
+__all__ = ["CountVAE", "datasets", "pl", "pp"]
 __version__ = version("celltyper")

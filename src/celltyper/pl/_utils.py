@@ -1,0 +1,54 @@
+"""What every plot shares: scanpy-like style, saving to PNG, checking the obs keys it reads."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+from anndata import AnnData
+from matplotlib.figure import Figure
+
+#: rc settings close to scanpy's ``set_figure_params`` defaults, applied only inside celltyper's plots
+STYLE = {
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": False,
+    "axes.titlesize": 12,
+    "axes.labelsize": 10,
+    "xtick.labelsize": 9,
+    "ytick.labelsize": 9,
+    "legend.frameon": False,
+    "figure.dpi": 100,
+    "savefig.dpi": 150,
+}
+
+
+@contextmanager
+def style() -> Iterator[None]:
+    """Draw with :data:`STYLE` without changing the user's matplotlib settings."""
+    with plt.rc_context(STYLE):
+        yield
+
+
+def finish(fig: Figure, save: str | Path | None) -> Figure:
+    """Lay out ``fig`` and, when ``save`` is a path, write it there as PNG (folders are created)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # scanpy's legends and colorbars are not tight_layout-able
+        fig.tight_layout()
+    if save is not None:
+        path = Path(save)
+        if path.suffix == "":
+            path = path.with_suffix(".png")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, bbox_inches="tight")
+    return fig
+
+
+def check_obs_keys(adata: AnnData, *keys: str, hint: str = "") -> None:
+    """Raise a ``KeyError`` naming the missing column(s) of ``adata.obs`` and the ones that exist."""
+    missing = [key for key in keys if key not in adata.obs]
+    if missing:
+        raise KeyError(f"{missing} not in adata.obs (columns: {list(adata.obs)}). {hint}".strip())
