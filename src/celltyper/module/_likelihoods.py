@@ -48,7 +48,7 @@ def zinb_log_prob(
 
 
 class LogSpaceNegativeBinomial(NegativeBinomial):
-    """:class:`scvi.distributions.NegativeBinomial` built from ``log_mu`` / ``log_theta``, with a faster ``log_prob``."""
+    """:class:`scvi.distributions.NegativeBinomial` from ``log_mu`` / ``log_theta``, with a faster ``log_prob``."""
 
     def __init__(self, log_mu: torch.Tensor, log_theta: torch.Tensor, scale: torch.Tensor):
         super().__init__(mu=log_mu.exp(), theta=log_theta.exp(), scale=scale)

@@ -200,7 +200,7 @@ class CountVAEModule(BaseModuleClass):
         cont_covs: torch.Tensor | None = None,
         transform_batch: int | None = None,
     ) -> dict[str, torch.distributions.Distribution]:
-        """p(x | z, s): returns the likelihood ``px`` and the prior ``pz``; ``transform_batch`` decodes as that batch."""
+        """p(x | z, s): the likelihood ``px`` and the prior ``pz``; ``transform_batch`` decodes as that batch."""
         if transform_batch is not None:
             batch_index = torch.full_like(batch_index, int(transform_batch))
         decoder_input = z
