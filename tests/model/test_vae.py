@@ -258,3 +258,10 @@ def test_module_runs_on_the_registered_tensors(kang_small):
     assert inference["z"].shape == (32, 10)
     assert generative["px"].mu.shape == (32, kang_small.n_vars)
     assert torch.isfinite(loss.loss)
+
+
+def test_early_stopping_on_the_validation_elbo(kang_small):
+    model = _model(kang_small, gene_likelihood="nb")
+    model.train(max_epochs=200, early_stopping=True, early_stopping_patience=2, early_stopping_min_delta=50.0, **QUIET)
+    n_epochs = len(model.history["elbo_validation"])
+    assert 3 <= n_epochs < 200
