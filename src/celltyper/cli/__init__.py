@@ -1,0 +1,6 @@
+"""The ``celltyper`` command line: ``prepare``, ``train``, ``annotate`` and ``demo``, each driven by a YAML config."""
+
+from ._config import DEFAULTS, ConfigError, load_config
+from ._main import build_parser, main
+
+__all__ = ["DEFAULTS", "ConfigError", "build_parser", "load_config", "main"]

@@ -1,0 +1,210 @@
+"""The commands: each reads its settings (a dict from :func:`load_config`), calls celltyper's Python API, writes files.
+
+Nothing here computes anything itself: ``prepare`` is :func:`celltyper.pp.prepare`, training is the models' own
+``train``, the figures are :mod:`celltyper.pl`, the metrics come from :mod:`celltyper.benchmark`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import scanpy as sc
+import scvi
+
+from celltyper import pl, pp
+from celltyper.model import CellTypeTransformer, CountVAE
+
+from ._evaluate import classifier_figures, classifier_metrics, holdout_split, last_values, latent_metrics
+from ._io import read_h5ad, require_dir, require_obs, write_json
+
+logger = logging.getLogger(__name__)
+
+PREPARE_ARGS = tuple(p for p in inspect.signature(pp.prepare).parameters if p not in ("adata", "copy"))
+MODELS = {"vae": CountVAE, "transformer": CellTypeTransformer}
+LATENT_KEY = "X_celltyper"
+
+
+def _check_kwargs(function, kwargs: dict[str, Any], name: str) -> None:
+    """Raise a ``ConfigError``-like ``ValueError`` if ``kwargs`` has keys ``function`` does not take."""
+    parameters = inspect.signature(function).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in parameters.values()) and name == "train_kwargs":
+        return
+    allowed = [p for p in parameters if p not in ("self", "adata", "registry")]
+    unknown = sorted(set(kwargs) - set(allowed))
+    if unknown:
+        raise ValueError(f"{name} has unknown keys {unknown}; {function.__qualname__} takes {allowed}.")
+
+
+def run_prepare(config: dict) -> dict[str, Path]:
+    """``celltyper prepare``: :func:`celltyper.pp.prepare` on ``input``; writes the prepared h5ad and QC figures."""
+    adata = read_h5ad(config["input"])
+    require_obs(adata, config["labels_key"], "labels_key", config["input"])
+    require_obs(adata, config["batch_key"], "batch_key", config["input"])
+    summary = pp.prepare(adata, **{key: config[key] for key in PREPARE_ARGS})
+    print(summary)
+    out = Path(config["out"])
+    written = {
+        "prepared": out / "prepared.h5ad",
+        "summary": write_json(summary.to_dict(), out / "prepare_summary.json"),
+        "qc_violin": out / "figures" / "qc_violin.png",
+    }
+    pl.qc_violin(adata, save=written["qc_violin"])
+    colors = [key for key in (config["labels_key"], config["batch_key"]) if key is not None]
+    if config["umap"] and colors:
+        written["umap"] = out / "figures" / "umap.png"
+        pl.umap(adata, colors, save=written["umap"])
+    plt.close("all")
+    adata.write_h5ad(written["prepared"])
+    return written
+
+
+def run_train(config: dict) -> dict[str, Path]:
+    """``celltyper train``: train a CountVAE (``model: vae``) or a CellTypeTransformer (``model: transformer``)."""
+    path = config["input"]
+    adata = read_h5ad(path)
+    require_obs(adata, config["labels_key"], "labels_key", path)
+    require_obs(adata, config["batch_key"], "batch_key", path)
+    if config["layer"] is not None and config["layer"] not in adata.layers:
+        raise KeyError(
+            f"layer={config['layer']!r} is not in adata.layers of {path}; the layers are {list(adata.layers)}."
+        )
+    model_cls = MODELS[config["model"]]
+    _check_kwargs(model_cls.__init__, config["model_kwargs"], "model_kwargs")
+    _check_kwargs(model_cls.train, config["train_kwargs"], "train_kwargs")
+    scvi.settings.seed = config["seed"]
+    out = Path(config["out"])
+    if config["model"] == "transformer":
+        if config["labels_key"] is None:
+            raise ValueError("model: transformer needs labels_key, the column of adata.obs with the cell types.")
+        return _train_transformer(adata, config, out)
+    return _train_vae(adata, config, out)
+
+
+def _train_transformer(adata, config: dict, out: Path) -> dict[str, Path]:
+    labels_key = config["labels_key"]
+    train, test = holdout_split(adata.obs[labels_key].astype(str), config["holdout"], config["seed"])
+    reference = adata[train].copy()
+    CellTypeTransformer.setup_anndata(
+        reference, labels_key=labels_key, layer=config["layer"], batch_key=config["batch_key"]
+    )
+    model = CellTypeTransformer(reference, **config["model_kwargs"])
+    model.train(
+        max_epochs=config["max_epochs"], batch_size=config["batch_size"], seed=config["seed"], **config["train_kwargs"]
+    )
+    written = {"model": out / "model"}
+    model.save(written["model"], overwrite=True, save_anndata=True)
+    figures = out / "figures"
+    written["training_curves"] = figures / "training_curves.png"
+    pl.training_curves(model, save=written["training_curves"])
+    split = pd.Series("train", index=adata.obs_names, name="split")
+    split.iloc[test] = "test"
+    written["split"] = out / "split.csv"
+    split.to_csv(written["split"])
+    metrics: dict[str, Any] = {"model": "transformer", "n_train": len(train), "n_test": len(test)}
+    metrics["history"] = last_values(model.history)
+    if len(test):
+        held_out = adata[test].copy()
+        model.annotate(held_out)
+        probabilities = model.predict(held_out, soft=True)
+        metrics["test"] = classifier_metrics(held_out, labels_key, probabilities)
+        classifier_figures(held_out, labels_key, figures)
+        frame = held_out.obs[[labels_key, "celltyper_prediction", "celltyper_confidence"]]
+        written["test_predictions"] = out / "test_predictions.csv"
+        frame.to_csv(written["test_predictions"])
+        print(
+            f"held-out {len(test)} cells: accuracy {metrics['test']['accuracy']:.3f}, "
+            f"macro-F1 {metrics['test']['macro_f1']:.3f}, ECE {metrics['test']['ece']:.3f}"
+        )
+    for label in model.class_names_:
+        safe = "".join(c if c.isalnum() else "_" for c in str(label))
+        try:
+            importance = model.get_feature_importance(str(label))
+        except ValueError as error:  # no reference cell is predicted as this label
+            logger.warning("no feature importance for %s: %s", label, error)
+            continue
+        pl.feature_importance(importance, title=f"genes driving {label}", save=figures / "importance" / f"{safe}.png")
+        plt.close("all")
+    written["importance"] = figures / "importance"
+    written["metrics"] = write_json(metrics, out / "metrics.json")
+    plt.close("all")
+    return written
+
+
+def _train_vae(adata, config: dict, out: Path) -> dict[str, Path]:
+    CountVAE.setup_anndata(adata, layer=config["layer"], batch_key=config["batch_key"])
+    model = CountVAE(adata, **config["model_kwargs"])
+    model.train(max_epochs=config["max_epochs"], batch_size=config["batch_size"], **config["train_kwargs"])
+    written = {"model": out / "model"}
+    model.save(written["model"], overwrite=True, save_anndata=False)
+    adata.obsm[LATENT_KEY] = model.get_latent_representation()
+    labels = adata.obs[config["labels_key"]] if config["labels_key"] is not None else None
+    metrics = {"model": "vae", "history": last_values(model.history)}
+    metrics["latent"] = latent_metrics(adata.obsm[LATENT_KEY], labels, config["seed"])
+    figures = out / "figures"
+    written["training_curves"] = figures / "training_curves.png"
+    pl.training_curves(model, save=written["training_curves"])
+    colors = [key for key in (config["labels_key"], config["batch_key"]) if key is not None]
+    if config["umap"]:
+        embedded = adata.copy()
+        sc.pp.neighbors(embedded, use_rep=LATENT_KEY, random_state=config["seed"])
+        sc.tl.umap(embedded, random_state=config["seed"])
+        adata.obsm["X_umap_celltyper"] = embedded.obsm["X_umap"]
+    if config["umap"] and colors:
+        written["umap"] = figures / "umap_latent.png"
+        pl.umap(embedded, colors, save=written["umap"])
+    written["embedded"] = out / "embedded.h5ad"
+    adata.write_h5ad(written["embedded"])
+    written["metrics"] = write_json(metrics, out / "metrics.json")
+    if "knn_accuracy" in metrics["latent"]:
+        print(f"kNN accuracy of {config['labels_key']} in the latent space: {metrics['latent']['knn_accuracy']:.3f}")
+    plt.close("all")
+    return written
+
+
+def run_annotate(config: dict) -> dict[str, Path]:
+    """``celltyper annotate``: a saved CellTypeTransformer labels a new h5ad; writes it and a predictions CSV."""
+    model_dir = require_dir(config["model"], "model")
+    query = read_h5ad(config["input"])
+    require_obs(query, config["labels_key"], "labels_key", config["input"])
+    model = CellTypeTransformer.load(str(model_dir))
+    probabilities = model.predict(query, soft=True)
+    model.annotate(query)
+    threshold = config["unknown_threshold"]
+    if threshold is not None:
+        if not 0 <= threshold <= 1:
+            raise ValueError(f"unknown_threshold must be a probability between 0 and 1, not {threshold}.")
+        prediction = query.obs["celltyper_prediction"].cat.add_categories(["Unknown"])
+        prediction[query.obs["celltyper_confidence"].to_numpy() < threshold] = "Unknown"
+        query.obs["celltyper_prediction"] = prediction
+    out = Path(config["out"])
+    written = {"predictions": out / "predictions.csv", "annotated": out / "annotated.h5ad"}
+    out.mkdir(parents=True, exist_ok=True)
+    table = query.obs[["celltyper_prediction", "celltyper_confidence"]].join(probabilities.add_prefix("p_"))
+    table.to_csv(written["predictions"])
+    if config["vae"] is not None:
+        vae = CountVAE.load(str(require_dir(config["vae"], "vae")), adata=query)
+        query.obsm[LATENT_KEY] = vae.get_latent_representation(query)
+        sc.pp.neighbors(query, use_rep=LATENT_KEY)
+        sc.tl.umap(query)
+    elif config["embed"] and "X_umap" not in query.obsm:
+        layer = "counts" if "counts" in query.layers else None
+        pp.prepare(query, layer=layer, min_genes=None, max_pct_mt=None, min_cells=None)
+    if "X_umap" in query.obsm:
+        written["umap"] = out / "figures" / "umap_predictions.png"
+        colors = ["celltyper_prediction", "celltyper_confidence"]
+        pl.umap(query, colors + ([config["labels_key"]] if config["labels_key"] else []), save=written["umap"])
+    if config["labels_key"] is not None:
+        metrics = classifier_metrics(query, config["labels_key"], probabilities)
+        classifier_figures(query, config["labels_key"], out / "figures")
+        written["metrics"] = write_json(metrics, out / "metrics.json")
+        print(f"accuracy {metrics['accuracy']:.3f}, macro-F1 {metrics['macro_f1']:.3f} on {query.n_obs} cells")
+    query.write_h5ad(written["annotated"])
+    counts = query.obs["celltyper_prediction"].value_counts()
+    print("predicted cell types:\n" + counts.to_string())
+    plt.close("all")
+    return written

@@ -1,0 +1,82 @@
+"""``celltyper``: the command line, a thin shell over the Python API driven by YAML configs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from ._config import DEFAULTS, ConfigError, load_config, parse_value
+
+_HELP = {
+    "prepare": "QC, filter, normalize, select genes and embed an h5ad of raw counts (scanpy underneath).",
+    "train": "Train a CountVAE (--model vae) or a CellTypeTransformer (--model transformer) and evaluate it.",
+    "annotate": "Label a new h5ad with a saved CellTypeTransformer: annotated h5ad + predictions CSV + UMAP.",
+    "demo": "The whole pipeline on bundled data: prepare, train both models, evaluate, annotate.",
+}
+
+_EPILOG = (
+    "Every setting comes from the defaults, then --config FILE.yaml, then flags: each key of the config is also a "
+    "flag (--max-epochs 5, --batch-key condition); --set key=value reaches nested keys (--set vae.max_epochs=5)."
+)
+
+
+def _flatten(defaults: dict, prefix: str = "") -> list[str]:
+    keys = []
+    for key, value in defaults.items():
+        if isinstance(value, dict) and value:
+            keys += _flatten(value, f"{prefix}{key}.")
+        else:
+            keys.append(f"{prefix}{key}")
+    return keys
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser: one sub-command per entry of :data:`DEFAULTS`, one flag per top-level config key."""
+    parser = argparse.ArgumentParser(prog="celltyper", description="Cell-type annotation for scanpy workflows.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command, defaults in DEFAULTS.items():
+        sub = commands.add_parser(command, help=_HELP[command], description=_HELP[command], epilog=_EPILOG)
+        sub.add_argument("--config", metavar="FILE.yaml", help="YAML file of settings (see configs/).")
+        sub.add_argument(
+            "--set", action="append", default=[], metavar="KEY=VALUE", help="Override any key, nested ones too."
+        )
+        for key, value in defaults.items():
+            if isinstance(value, dict) and value:
+                continue
+            shown = "{}" if isinstance(value, dict) else value
+            sub.add_argument(
+                f"--{key.replace('_', '-')}",
+                dest=f"flag:{key}",
+                metavar="VALUE",
+                default=argparse.SUPPRESS,
+                help=f"(default: {shown})",
+            )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``celltyper`` console script; returns the exit status (2 for a user error)."""
+    args = build_parser().parse_args(argv)
+    overrides = {k.removeprefix("flag:"): parse_value(v) for k, v in vars(args).items() if k.startswith("flag:")}
+    try:
+        for item in args.set:
+            key, sep, value = item.partition("=")
+            if not sep:
+                raise ConfigError(f"--set expects KEY=VALUE, not {item!r}.")
+            overrides[key.strip()] = parse_value(value)
+        config = load_config(args.command, args.config, overrides)
+        from ._commands import run_annotate, run_prepare, run_train  # heavy imports only once the config is fine
+        from ._demo import run_demo
+
+        run = {"prepare": run_prepare, "train": run_train, "annotate": run_annotate, "demo": run_demo}
+        run[args.command](config)
+    except (ConfigError, FileNotFoundError, KeyError, ValueError) as error:
+        message = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
+        print(f"celltyper {args.command}: error: {message}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
