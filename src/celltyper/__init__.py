@@ -3,7 +3,7 @@
 from importlib.metadata import version
 
 from . import datasets, pl, pp
-from .model import CountVAE
+from .model import CellTypeTransformer, CountVAE
 
-__all__ = ["CountVAE", "datasets", "pl", "pp"]
+__all__ = ["CellTypeTransformer", "CountVAE", "datasets", "pl", "pp"]
 __version__ = version("celltyper")

@@ -1,5 +1,6 @@
 """Neural-network math of celltyper's models (scvi-tools ``BaseModuleClass`` subclasses)."""
 
+from ._transformer import TransformerClassifierModule
 from ._vae import CountVAEModule
 
-__all__ = ["CountVAEModule"]
+__all__ = ["CountVAEModule", "TransformerClassifierModule"]

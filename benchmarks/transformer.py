@@ -1,0 +1,190 @@
+"""Benchmark CellTypeTransformer against logistic regression and SCANVI on the bundled Zheng and Kang data.
+
+Usage::
+
+    python benchmarks/transformer.py --out docs/benchmarks/transformer
+
+One process, the same split and the same genes (all genes of each dataset) for every method:
+
+- ``zheng``: Zheng sorted PBMC, stratified 80/20 split (``random_state`` = ``--seed``).
+- ``kang``: Kang IFN-β PBMC, train on ``condition == "control"``, predict the ``stimulated`` cells.
+
+Writes ``results.json`` and ``report.md`` (via :func:`celltyper.benchmark.write_results`) and one confusion-matrix
+PNG per task and method to ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import scipy.sparse as sp
+import scvi
+import torch
+from anndata import AnnData
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import ConfusionMatrixDisplay
+from sklearn.model_selection import train_test_split
+
+import celltyper as ct
+from celltyper.benchmark import classification_metrics, write_results
+
+METHODS = ("CellTypeTransformer", "logreg", "SCANVI")
+
+
+def log_cp10k(counts) -> sp.csr_matrix:
+    """log1p(counts per 10,000), sparse."""
+    counts = sp.csr_matrix(counts, dtype=np.float32)
+    scale = 1e4 / np.maximum(np.asarray(counts.sum(1)).ravel(), 1.0)
+    out = sp.diags(scale.astype(np.float32)) @ counts
+    out.data = np.log1p(out.data)
+    return out.tocsr()
+
+
+def tasks(seed: int) -> dict[str, tuple[AnnData, AnnData]]:
+    """task name → (reference, query), both with raw counts in ``layers["counts"]`` and ``obs["cell_type"]``."""
+    zheng = ct.datasets.zheng_sorted()
+    train, test = train_test_split(
+        np.arange(zheng.n_obs), test_size=0.2, stratify=zheng.obs["cell_type"], random_state=seed
+    )
+    kang = ct.datasets.kang_ifnb()
+    control = (kang.obs["condition"] == "control").to_numpy()
+    return {
+        "zheng_sorted_80_20": (zheng[np.sort(train)].copy(), zheng[np.sort(test)].copy()),
+        "kang_ctrl_to_stim": (kang[control].copy(), kang[~control].copy()),
+    }
+
+
+def run_transformer(ref: AnnData, query: AnnData, seed: int) -> tuple[np.ndarray, float, float]:
+    """Default CellTypeTransformer; returns predictions, training seconds, prediction seconds."""
+    scvi.settings.seed = seed
+    ct.CellTypeTransformer.setup_anndata(ref, labels_key="cell_type", layer="counts")
+    model = ct.CellTypeTransformer(ref)
+    start = time.perf_counter()
+    model.train(seed=seed)
+    train_s = time.perf_counter() - start
+    start = time.perf_counter()
+    predicted = model.predict(query)
+    return np.asarray(predicted), train_s, time.perf_counter() - start
+
+
+def run_logreg(ref: AnnData, query: AnnData, seed: int) -> tuple[np.ndarray, float, float]:
+    """scikit-learn LogisticRegression (L2, C=1) on log1p(CP10k), CellTypist's method."""
+    start = time.perf_counter()
+    model = LogisticRegression(max_iter=2000, random_state=seed)
+    model.fit(log_cp10k(ref.layers["counts"]), ref.obs["cell_type"].astype(str).to_numpy())
+    train_s = time.perf_counter() - start
+    start = time.perf_counter()
+    predicted = model.predict(log_cp10k(query.layers["counts"]))
+    return predicted, train_s, time.perf_counter() - start
+
+
+def run_scanvi(ref: AnnData, query: AnnData, seed: int) -> tuple[np.ndarray, float, float]:
+    """scvi-tools SCVI (100 epochs) → SCANVI.from_scvi_model (30 epochs) on the reference; query via predict."""
+    scvi.settings.seed = seed
+    ref = ref.copy()
+    scvi.model.SCVI.setup_anndata(ref, layer="counts", labels_key="cell_type")
+    start = time.perf_counter()
+    vae = scvi.model.SCVI(ref, n_latent=10)
+    vae.train(max_epochs=100, enable_progress_bar=False)
+    scanvi = scvi.model.SCANVI.from_scvi_model(vae, unlabeled_category="Unknown")
+    scanvi.train(max_epochs=30, enable_progress_bar=False)
+    train_s = time.perf_counter() - start
+    query = query.copy()
+    query.obs["cell_type"] = "Unknown"
+    start = time.perf_counter()
+    predicted = scanvi.predict(query)
+    return np.asarray(predicted), train_s, time.perf_counter() - start
+
+
+RUNNERS: dict[str, Callable] = {"CellTypeTransformer": run_transformer, "logreg": run_logreg, "SCANVI": run_scanvi}
+
+
+def confusion_png(truth: np.ndarray, predicted: np.ndarray, labels: list[str], title: str, path: Path) -> None:
+    """Row-normalized confusion matrix (rows: true type)."""
+    fig, ax = plt.subplots(figsize=(7, 6))
+    ConfusionMatrixDisplay.from_predictions(
+        truth,
+        predicted,
+        labels=labels,
+        normalize="true",
+        values_format=".2f",
+        ax=ax,
+        xticks_rotation=45,
+        colorbar=False,
+    )
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> Path:
+    """Run every method on every task and write the report."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", required=True, help="folder for results.json, report.md and the PNGs")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (the target machine has 2 cores)")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    warnings.filterwarnings("ignore", category=UserWarning)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    rows = []
+    for task, (ref, query) in tasks(args.seed).items():
+        truth = query.obs["cell_type"].astype(str).to_numpy()
+        labels = sorted(set(ref.obs["cell_type"].astype(str)))
+        for method in args.methods:
+            predicted, train_s, predict_s = RUNNERS[method](ref.copy(), query.copy(), args.seed)
+            scores = classification_metrics(truth, predicted, labels=labels)
+            confusion_png(truth, predicted, labels, f"{task}: {method}", out / f"confusion_{task}_{method}.png")
+            rows.append(
+                {
+                    "dataset": task.split("_")[0],
+                    "task": task,
+                    "method": method,
+                    "accuracy": scores["accuracy"],
+                    "macro_f1": scores["macro_f1"],
+                    "train_s": train_s,
+                    "predict_cells_per_s": len(truth) / predict_s,
+                    "n_train": ref.n_obs,
+                    "n_test": query.n_obs,
+                    "n_genes": ref.n_vars,
+                    "per_class_f1": scores["per_class_f1"],
+                }
+            )
+            print(f"{task} {method}: acc {scores['accuracy']:.3f} macro-F1 {scores['macro_f1']:.3f} {train_s:.0f} s")
+
+    per_class = ["## Per-class F1", ""]
+    for row in rows:
+        per_class.append(
+            f"- {row['task']} / {row['method']}: " + ", ".join(f"{k} {v:.2f}" for k, v in row["per_class_f1"].items())
+        )
+    return write_results(
+        rows,
+        out,
+        title="CellTypeTransformer vs logistic regression vs SCANVI",
+        command="python " + " ".join(shlex.quote(a) for a in [sys.argv[0], *(argv or sys.argv[1:])]),
+        columns=["method", "accuracy", "macro_f1", "train_s", "predict_cells_per_s", "n_train", "n_test", "n_genes"],
+        higher_is_better={"accuracy": True, "macro_f1": True, "train_s": False, "predict_cells_per_s": True},
+        group_by=("task",),
+        settings={"seed": args.seed, "torch_threads": args.threads, "genes": "all genes of each dataset"},
+        notes="\n".join(per_class)
+        + "\n\nTimings are wall-clock seconds on a CPU shared with other jobs; compare them within one run only.",
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,441 @@
+"""CellTypeTransformer: the user's face of :class:`~celltyper.module.TransformerClassifierModule`."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import torch
+from anndata import AnnData
+from scvi import REGISTRY_KEYS
+from scvi.data import AnnDataManager
+from scvi.data.fields import CategoricalObsField, LabelsWithUnlabeledObsField, LayerField
+from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
+from sklearn.feature_selection import f_classif
+
+from celltyper.module import TransformerClassifierModule
+from celltyper.train import BalancedDataSplitter, ClassifierTrainingPlan, RestoreBestWeights
+
+from ._validation import registered_location, summarize_matrix
+
+logger = logging.getLogger(__name__)
+
+#: A query must contain at least this fraction of the model's genes (missing ones are read as zero) …
+MIN_GENE_OVERLAP = 0.5
+#: … and below this fraction a warning says that predictions may degrade.
+WARN_GENE_OVERLAP = 0.8
+
+
+def _log1p_cp10k(X) -> sp.csr_matrix:
+    """log1p(counts per 10,000) of a cells × genes matrix, as sparse float32 (the module's normalization)."""
+    X = sp.csr_matrix(X, dtype=np.float32)
+    library = np.asarray(X.sum(1)).ravel()
+    scale = 1e4 / np.maximum(library, 1.0)
+    out = sp.diags(scale.astype(np.float32)) @ X
+    out.data = np.log1p(out.data)
+    return out.tocsr()
+
+
+def _check_values(X, location: str) -> None:
+    """Raise a ``ValueError`` for NaN / infinite or negative values; warn when the values are not counts."""
+    summary = summarize_matrix(X)
+    if summary.n_nonfinite:
+        raise ValueError(
+            f"{location} contains {summary.n_nonfinite} NaN or infinite values. Fix or remove those cells or genes "
+            "first; CellTypeTransformer does not guess values."
+        )
+    if summary.n_negative:
+        raise ValueError(
+            f"{location} holds {summary.n_negative} negative values. CellTypeTransformer normalizes raw counts itself: "
+            "point setup_anndata at a layer of raw counts (layer='counts')."
+        )
+    if summary.n_noninteger:
+        warnings.warn(
+            f"{location} holds {summary.n_noninteger} non-integer values, but CellTypeTransformer expects raw counts "
+            "(it computes log1p(CP10k) itself). Use a layer of raw counts if you have one.",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+class CellTypeTransformer(UnsupervisedTrainingMixin, BaseModelClass):
+    """Cell-type classifier: a small transformer over each cell's most distinctive genes plus an all-genes token.
+
+    Set up the reference with :meth:`setup_anndata`, train, then :meth:`predict` any AnnData with (most of) the same
+    genes. The architecture and why it was chosen are described in :mod:`celltyper.module._transformer`.
+
+    Parameters
+    ----------
+    adata
+        Reference AnnData registered with :meth:`setup_anndata` (raw counts, labels in ``obs``).
+    registry
+        Used by :meth:`load`; leave it ``None``.
+    n_genes
+        How many genes the model reads: those whose log-normalized expression best separates the reference's cell
+        types (ANOVA F statistic over the labelled cells). All genes still count towards each cell's library size.
+    n_tokens
+        Gene tokens per cell: the expressed genes that are highest above their reference mean.
+    d_model
+        Width of every token.
+    n_layers
+        Transformer blocks.
+    n_heads
+        Attention heads.
+    dropout
+        Dropout probability in the transformer blocks.
+    gene_dropout
+        Fraction of each training cell's genes masked at random (augmentation against missing / shifted genes).
+    all_genes_token
+        Add one token that is a linear map of every gene (the logistic-regression view of the cell).
+    label_smoothing
+        Label smoothing of the cross entropy.
+
+    Examples
+    --------
+    >>> import celltyper as ct
+    >>> ref = ct.datasets.zheng_sorted()
+    >>> ct.CellTypeTransformer.setup_anndata(ref, labels_key="cell_type", layer="counts")
+    >>> clf = ct.CellTypeTransformer(ref)
+    >>> clf.train()
+    >>> labels = clf.predict(query)
+    >>> clf.annotate(query)  # writes query.obs["celltyper_prediction"], query.obs["celltyper_confidence"]
+    """
+
+    _module_cls = TransformerClassifierModule
+    _training_plan_cls = ClassifierTrainingPlan
+    _data_splitter_cls = BalancedDataSplitter
+
+    def __init__(
+        self,
+        adata: AnnData,
+        registry: dict | None = None,
+        n_genes: int = 2000,
+        n_tokens: int = 64,
+        d_model: int = 64,
+        n_layers: int = 2,
+        n_heads: int = 4,
+        dropout: float = 0.1,
+        gene_dropout: float = 0.3,
+        all_genes_token: bool = True,
+        label_smoothing: float = 0.1,
+    ):
+        super().__init__(adata, registry)
+        X = self.adata_manager.get_from_registry(REGISTRY_KEYS.X_KEY)
+        _check_values(X, registered_location(self.adata_manager))
+        labels = self.adata_manager.get_from_registry(REGISTRY_KEYS.LABELS_KEY).ravel()
+        self.class_names_ = self._label_mapping()[:-1]
+        labelled = labels < len(self.class_names_)
+        labels_key = self.registry_["setup_args"]["labels_key"]
+        unlabeled = self.registry_["setup_args"]["unlabeled_category"]
+        if not labelled.any():
+            raise ValueError(
+                f"No labelled cells: every value of adata.obs[{labels_key!r}] is the unlabeled category "
+                f"{unlabeled!r}. A classifier needs labelled reference cells."
+            )
+        if len(np.unique(labels[labelled])) < 2:
+            raise ValueError(
+                f"adata.obs[{labels_key!r}] has a single cell type ({self.class_names_[labels[labelled][0]]!r}) among "
+                "the labelled cells; a classifier needs at least two."
+            )
+        self.module = self._module_cls(
+            n_input=self.summary_stats.n_vars,
+            n_classes=len(self.class_names_),
+            n_genes=n_genes,
+            n_tokens=n_tokens,
+            d_model=d_model,
+            n_layers=n_layers,
+            n_heads=n_heads,
+            dropout=dropout,
+            gene_dropout=gene_dropout,
+            all_genes_token=all_genes_token,
+            label_smoothing=label_smoothing,
+        )
+        e = _log1p_cp10k(X[np.flatnonzero(labelled)])
+        with warnings.catch_warnings():  # genes constant over the labelled cells give F = NaN: ranked last
+            warnings.simplefilter("ignore", RuntimeWarning)
+            f_statistic = np.nan_to_num(f_classif(e, labels[labelled])[0], nan=-1.0)
+        genes = np.sort(np.argsort(-f_statistic, kind="stable")[: self.module.n_genes])
+        self.module.set_reference(torch.as_tensor(genes), torch.as_tensor(np.asarray(e[:, genes].mean(0)).ravel()))
+        self._model_summary_string = (
+            f"CellTypeTransformer: {len(self.class_names_)} cell types, {self.module.n_genes} of "
+            f"{self.summary_stats.n_vars} genes, "
+            f"{n_tokens} gene tokens{' + all-genes token' if all_genes_token else ''}, d_model={d_model}, "
+            f"n_layers={n_layers}, n_heads={n_heads}"
+        )
+        self.init_params_ = self._get_init_params(locals())
+
+    def _label_mapping(self) -> np.ndarray:
+        """Label names in code order; the unlabeled category is last."""
+        return np.asarray(self.adata_manager.get_state_registry(REGISTRY_KEYS.LABELS_KEY).categorical_mapping)
+
+    @classmethod
+    def setup_anndata(
+        cls,
+        adata: AnnData,
+        labels_key: str,
+        layer: str | None = None,
+        batch_key: str | None = None,
+        unlabeled_category: str = "Unknown",
+        **kwargs,
+    ) -> None:
+        """Register a reference AnnData for :class:`CellTypeTransformer` (nothing in its values changes).
+
+        Parameters
+        ----------
+        adata
+            AnnData of cells × genes with raw counts.
+        labels_key
+            Column of ``adata.obs`` with the cell type of each cell; cells whose value is ``unlabeled_category`` are
+            not used for training.
+        layer
+            Layer holding the raw counts (``None``: ``adata.X``).
+        batch_key
+            Column of ``adata.obs`` with the batch of each cell. Training then samples each batch of a class
+            equally often, so that one batch does not define a cell type.
+        unlabeled_category
+            Value of ``labels_key`` that marks unlabeled cells.
+        **kwargs
+            Passed to :meth:`scvi.data.AnnDataManager.register_fields`.
+
+        Notes
+        -----
+        Like every scvi-tools model this writes bookkeeping columns (``_scvi_batch``, ``_scvi_labels``) to
+        ``adata.obs`` and ids to ``adata.uns``; ``adata.X`` and the layers are left as they are.
+        """
+        if labels_key is None or labels_key not in adata.obs:
+            raise KeyError(
+                f"adata.obs has no column {labels_key!r} with cell-type labels; columns are {list(adata.obs.columns)}. "
+                "Pass labels_key=<the column that holds the cell types>."
+            )
+        if layer is not None and layer not in adata.layers:
+            raise KeyError(f"adata.layers has no {layer!r}; layers are {list(adata.layers)}.")
+        setup_method_args = cls._get_setup_method_args(**locals())
+        fields = [
+            LayerField(REGISTRY_KEYS.X_KEY, layer, is_count_data=False),
+            CategoricalObsField(REGISTRY_KEYS.BATCH_KEY, batch_key),
+            LabelsWithUnlabeledObsField(REGISTRY_KEYS.LABELS_KEY, labels_key, unlabeled_category),
+        ]
+        adata_manager = AnnDataManager(fields=fields, setup_method_args=setup_method_args)
+        adata_manager.register_fields(adata, **kwargs)
+        cls.register_manager(adata_manager)
+
+    def train(
+        self,
+        max_epochs: int = 40,
+        *,
+        batch_size: int = 128,
+        lr: float = 2e-3,
+        weight_decay: float = 0.01,
+        validation_size: float = 0.1,
+        class_balance: float = 1.0,
+        early_stopping: bool = True,
+        early_stopping_patience: int = 10,
+        seed: int = 0,
+        accelerator: str = "auto",
+        devices: int | list[int] | str = "auto",
+        datasplitter_kwargs: dict | None = None,
+        plan_kwargs: dict | None = None,
+        **trainer_kwargs,
+    ):
+        """Train on the labelled cells with scvi-tools' Trainer; the history lands in ``model.history``.
+
+        A class-stratified ``validation_size`` of the labelled cells is held out (every class with ≥ 2 cells keeps
+        one there). Training draws class-balanced minibatches, uses AdamW with linear warmup and cosine decay, checks
+        the validation macro-F1 every epoch, stops early when it has not improved for ``early_stopping_patience``
+        epochs, and ends with the weights of the best validation epoch.
+
+        Parameters
+        ----------
+        max_epochs
+            Upper bound on passes over the training cells.
+        batch_size
+            Cells per minibatch.
+        lr
+            Peak AdamW learning rate.
+        weight_decay
+            AdamW weight decay.
+        validation_size
+            Fraction of each class held out for validation and early stopping.
+        class_balance
+            1 samples every class equally often; 0 samples cells uniformly (no balancing).
+        early_stopping
+            Stop when the validation macro-F1 stalls.
+        early_stopping_patience
+            Epochs without improvement before stopping.
+        seed
+            Seed of the split and the sampler (set ``scvi.settings.seed`` too for the weights).
+        accelerator, devices
+            Lightning's device selection.
+        datasplitter_kwargs
+            Passed to :class:`celltyper.train.BalancedDataSplitter`.
+        plan_kwargs
+            Passed to :class:`celltyper.train.ClassifierTrainingPlan` (they win over ``lr`` and ``weight_decay``).
+        **trainer_kwargs
+            Passed to :class:`scvi.train.Trainer` (e.g. ``enable_progress_bar=False``).
+        """
+        datasplitter_kwargs = {"class_balance": class_balance, "seed": seed, **(datasplitter_kwargs or {})}
+        plan_kwargs = {
+            "n_classes": len(self.class_names_),
+            "lr": lr,
+            "weight_decay": weight_decay,
+            **(plan_kwargs or {}),
+        }
+        if early_stopping:
+            trainer_kwargs.setdefault("early_stopping_monitor", "validation_macro_f1")
+            trainer_kwargs.setdefault("early_stopping_mode", "max")
+            trainer_kwargs.setdefault("early_stopping_patience", early_stopping_patience)
+        callbacks = [*trainer_kwargs.pop("callbacks", []), RestoreBestWeights("validation_macro_f1", "max")]
+        self.module.train()
+        return super().train(
+            max_epochs=max_epochs,
+            accelerator=accelerator,
+            devices=devices,
+            validation_size=validation_size,
+            batch_size=batch_size,
+            early_stopping=early_stopping,
+            datasplitter_kwargs=datasplitter_kwargs,
+            plan_kwargs=plan_kwargs,
+            check_val_every_n_epoch=1,
+            callbacks=callbacks,
+            **trainer_kwargs,
+        )
+
+    def _query_counts(self, adata: AnnData | None) -> sp.csr_matrix:
+        """The counts of ``adata`` (default: the reference) in the model's gene order; missing genes read as zero."""
+        if adata is None or adata is self.adata:
+            return sp.csr_matrix(self.adata_manager.get_from_registry(REGISTRY_KEYS.X_KEY), dtype=np.float32)
+        layer = self.registry_["setup_args"]["layer"]
+        location = "adata.X" if layer is None else f"adata.layers[{layer!r}]"
+        if layer is not None and layer not in adata.layers:
+            raise KeyError(f"The model reads raw counts from {location}, which this AnnData lacks.")
+        if not adata.var_names.is_unique:
+            raise ValueError("adata.var_names has duplicates; make them unique first (adata.var_names_make_unique()).")
+        genes = self.adata.var_names
+        position = adata.var_names.get_indexer(genes)  # -1 where the query lacks a model gene
+        present = position >= 0
+        overlap = present.mean()
+        if overlap < MIN_GENE_OVERLAP:
+            raise ValueError(
+                f"The query has only {present.sum()} of the model's {len(genes)} genes ({overlap:.0%}); at least "
+                f"{MIN_GENE_OVERLAP:.0%} are needed. Check that var_names use the same identifiers (symbols vs "
+                "Ensembl ids) as the reference."
+            )
+        if overlap < WARN_GENE_OVERLAP:
+            warnings.warn(
+                f"The query has {present.sum()} of the model's {len(genes)} genes ({overlap:.0%}); the missing ones "
+                "are read as zero counts, which can degrade predictions.",
+                UserWarning,
+                stacklevel=3,
+            )
+        X = adata.X if layer is None else adata.layers[layer]
+        X = sp.csr_matrix(X[:, position[present]], dtype=np.float32)
+        _check_values(X, location)
+        place = sp.csr_matrix(
+            (np.ones(present.sum(), dtype=np.float32), (np.arange(present.sum()), np.flatnonzero(present))),
+            shape=(present.sum(), len(genes)),
+        )
+        return (X @ place).tocsr()
+
+    @torch.inference_mode()
+    def predict(self, adata: AnnData | None = None, soft: bool = False, batch_size: int = 1024):
+        """Cell type of each cell of ``adata``.
+
+        Parameters
+        ----------
+        adata
+            AnnData with raw counts in the layer the model was set up with (default: the reference). Genes are
+            matched by ``var_names``: extra genes are ignored, missing model genes are read as zero (an error if more
+            than half are missing, a warning below 80 %). Nothing in ``adata`` is modified.
+        soft
+            Return class probabilities instead of labels.
+        batch_size
+            Cells per forward pass.
+
+        Returns
+        -------
+        ``np.ndarray`` of label strings (``soft=False``), or a ``DataFrame`` cells × cell types of probabilities,
+        indexed by ``adata.obs_names``.
+        """
+        self._check_if_trained(warn=True)
+        obs_names = (self.adata if adata is None else adata).obs_names
+        X = self._query_counts(adata)
+        self.module.eval()
+        device = self.module.device
+        probabilities = []
+        for start in range(0, X.shape[0], batch_size):
+            x = torch.as_tensor(X[start : start + batch_size].toarray(), device=device)
+            probabilities.append(torch.softmax(self.module.classify(x), dim=1).cpu().numpy())
+        probabilities = np.concatenate(probabilities) if probabilities else np.zeros((0, len(self.class_names_)))
+        if soft:
+            return pd.DataFrame(probabilities, index=obs_names, columns=self.class_names_)
+        return self.class_names_[probabilities.argmax(1)]
+
+    def annotate(
+        self,
+        adata: AnnData | None = None,
+        prediction_key: str = "celltyper_prediction",
+        confidence_key: str = "celltyper_confidence",
+    ) -> None:
+        """Write predicted cell types and their probability to ``adata.obs``.
+
+        Parameters
+        ----------
+        adata
+            AnnData to annotate (default: the reference); see :meth:`predict`.
+        prediction_key
+            Column written to ``adata.obs`` with the predicted cell type (categorical).
+        confidence_key
+            Column written to ``adata.obs`` with the probability of that cell type.
+        """
+        target = self.adata if adata is None else adata
+        probabilities = self.predict(adata, soft=True)
+        target.obs[prediction_key] = pd.Categorical(
+            probabilities.columns[probabilities.to_numpy().argmax(1)], categories=self.class_names_
+        )
+        target.obs[confidence_key] = probabilities.to_numpy().max(1)
+
+    def get_feature_importance(
+        self, label: str, adata: AnnData | None = None, max_cells: int = 500, seed: int = 0
+    ) -> pd.Series:
+        """Which genes drive the prediction of ``label``: gradient × input, averaged over the cells predicted as it.
+
+        For each cell the importance of gene ``g`` is ``e_g · ∂ log p(label) / ∂ e_g``, with ``e`` the
+        log1p(CP10k) expression the module reads (through both the gene tokens and the all-genes token). Positive
+        values push towards ``label``.
+
+        Parameters
+        ----------
+        label
+            A cell type the model knows.
+        adata
+            Cells to explain (default: the reference); see :meth:`predict`. Nothing in it is modified.
+        max_cells
+            At most this many of the cells predicted as ``label`` are used (a random subset).
+        seed
+            Seed of that subset.
+
+        Returns
+        -------
+        ``Series`` gene → mean importance over the ``n_genes`` genes the model reads, sorted from most to least
+        important.
+        """
+        if label not in self.class_names_:
+            raise KeyError(f"Unknown label {label!r}; the model knows {list(self.class_names_)}.")
+        self._check_if_trained(warn=True)
+        code = int(np.flatnonzero(self.class_names_ == label)[0])
+        predicted = np.asarray(self.predict(adata))
+        cells = np.flatnonzero(predicted == label)
+        if len(cells) == 0:
+            raise ValueError(f"No cell of this AnnData is predicted as {label!r}; pass cells of that type.")
+        cells = np.random.default_rng(seed).permutation(cells)[:max_cells]
+        counts = torch.as_tensor(self._query_counts(adata)[np.sort(cells)].toarray(), device=self.module.device)
+        self.module.eval()
+        e = self.module.normalize(counts).detach().requires_grad_(True)  # (cells, n_genes)
+        log_p = torch.log_softmax(self.module.classify_normalized(e, e > 0), dim=1)[:, code]
+        (gradient,) = torch.autograd.grad(log_p.sum(), e)
+        importance = (gradient * e).mean(0).detach().cpu().numpy()
+        genes = self.adata.var_names[self.module.gene_index.cpu().numpy()]
+        return pd.Series(importance, index=genes, name=label).sort_values(ascending=False)

@@ -1,0 +1,159 @@
+"""CellTypeTransformer on the bundled Zheng data: no collapse under imbalance, markers, API, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scvi
+from sklearn.metrics import f1_score
+
+import celltyper as ct
+from celltyper.train._classifier import balanced_weights, stratified_split
+
+FAST = {"max_epochs": 12, "early_stopping_patience": 6, "enable_progress_bar": False}
+SMALL = {"n_tokens": 32, "d_model": 32, "n_layers": 1}
+
+
+@pytest.fixture(scope="module")
+def zheng():
+    """Bundled Zheng sorted PBMC on its 2000 most detected genes (keeps the tests fast; markers are among them)."""
+    adata = ct.datasets.zheng_sorted()
+    detected = np.asarray((adata.layers["counts"] > 0).sum(0)).ravel()
+    return adata[:, np.sort(np.argsort(-detected)[:2000])].copy()
+
+
+@pytest.fixture(scope="module")
+def trained(zheng):
+    """A model trained on ≤ 80 cells per type of Zheng; returns (model, held-out cells)."""
+    rng = np.random.default_rng(0)
+    train = np.concatenate(
+        [
+            rng.permutation(np.flatnonzero(zheng.obs["cell_type"] == t))[:80]
+            for t in zheng.obs["cell_type"].cat.categories
+        ]
+    )
+    ref = zheng[np.sort(train)].copy()
+    query = zheng[np.setdiff1d(np.arange(zheng.n_obs), train)].copy()
+    scvi.settings.seed = 0
+    ct.CellTypeTransformer.setup_anndata(ref, labels_key="cell_type", layer="counts")
+    model = ct.CellTypeTransformer(ref, **SMALL)
+    model.train(**FAST)
+    return model, query
+
+
+def test_imbalanced_training_does_not_collapse(zheng):
+    """nk ≥ 85 % of the training cells, three types with ≤ 40 cells: macro-F1 far above the majority vote."""
+    rng = np.random.default_rng(1)
+    sizes = {"nk": 600, "bcells": 40, "monocytes": 30, "cytotoxict": 35}
+    train, test = [], []
+    for cell_type, n in sizes.items():
+        cells = rng.permutation(np.flatnonzero(zheng.obs["cell_type"] == cell_type))
+        train.append(cells[:n])
+        test.append(cells[n : n + 80])
+    ref = zheng[np.sort(np.concatenate(train))].copy()
+    query = zheng[np.sort(np.concatenate(test))].copy()
+    assert (ref.obs["cell_type"] == "nk").mean() >= 0.85
+    scvi.settings.seed = 0
+    ct.CellTypeTransformer.setup_anndata(ref, labels_key="cell_type", layer="counts")
+    model = ct.CellTypeTransformer(ref, **SMALL)
+    model.train(**FAST)
+    truth = query.obs["cell_type"].astype(str).to_numpy()
+    labels = list(sizes)
+    macro_f1 = f1_score(truth, model.predict(query), labels=labels, average="macro")
+    majority_f1 = f1_score(truth, np.full(len(truth), "nk"), labels=labels, average="macro")
+    assert majority_f1 < 0.2
+    assert macro_f1 > 0.75, macro_f1
+
+
+@pytest.mark.parametrize(
+    ("label", "markers"), [("bcells", {"CD79A", "CD79B", "MS4A1"}), ("monocytes", {"LYZ", "CD14", "S100A8", "FCN1"})]
+)
+def test_feature_importance_ranks_known_markers(trained, label, markers):
+    model, query = trained
+    importance = model.get_feature_importance(label, query)
+    assert importance.index.is_unique and len(importance) == model.module.n_genes
+    assert np.all(np.diff(importance.to_numpy()) <= 0)
+    assert markers & set(importance.index[:50]), importance.index[:50].tolist()
+
+
+def test_predict_soft_annotate_and_history(trained):
+    model, query = trained
+    counts_before = query.layers["counts"].copy()
+    labels = model.predict(query)
+    probabilities = model.predict(query, soft=True)
+    assert labels.shape == (query.n_obs,) and set(labels) <= set(model.class_names_)
+    assert list(probabilities.index) == list(query.obs_names)
+    assert list(probabilities.columns) == list(model.class_names_)
+    np.testing.assert_allclose(probabilities.sum(1), 1.0, rtol=1e-5)
+    np.testing.assert_array_equal(probabilities.columns[probabilities.to_numpy().argmax(1)], labels)
+    truth = query.obs["cell_type"].astype(str).to_numpy()
+    assert (labels == truth).mean() > 0.7
+    model.annotate(query)
+    np.testing.assert_array_equal(query.obs["celltyper_prediction"].astype(str), labels)
+    assert query.obs["celltyper_confidence"].between(0, 1).all()
+    assert (query.layers["counts"] != counts_before).nnz == 0
+    assert {"train_loss", "validation_loss", "validation_macro_f1"} <= set(model.history)
+
+
+def test_save_load_round_trip(trained, tmp_path):
+    model, query = trained
+    model.save(tmp_path / "model", save_anndata=True)
+    loaded = ct.CellTypeTransformer.load(tmp_path / "model")
+    np.testing.assert_allclose(loaded.predict(query, soft=True), model.predict(query, soft=True), atol=1e-6)
+
+
+def test_query_with_missing_genes(trained):
+    model, query = trained
+    kept = query[:, 600:].copy()  # 70 % of the model's genes, in another order
+    kept = kept[:, ::-1].copy()
+    with pytest.warns(UserWarning, match="missing ones are read as zero"):
+        labels = model.predict(kept)
+    assert (labels == kept.obs["cell_type"].astype(str).to_numpy()).mean() > 0.5
+    with pytest.raises(ValueError, match="at least 50%"):
+        model.predict(query[:, 1500:].copy())
+
+
+def test_nonfinite_query_is_refused(trained):
+    model, query = trained
+    bad = query[:50].copy()
+    bad.layers["counts"] = bad.layers["counts"].toarray()
+    bad.layers["counts"][3, 7] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        model.predict(bad)
+
+
+def test_bad_reference_input(zheng):
+    small = zheng[:200].copy()
+    with pytest.raises(KeyError, match="no column 'celltype'"):
+        ct.CellTypeTransformer.setup_anndata(small, labels_key="celltype", layer="counts")
+
+    one_type = zheng[zheng.obs["cell_type"] == "nk"][:100].copy()
+    ct.CellTypeTransformer.setup_anndata(one_type, labels_key="cell_type", layer="counts")
+    with pytest.raises(ValueError, match="single cell type"):
+        ct.CellTypeTransformer(one_type)
+
+    unlabelled = zheng[:100].copy()
+    unlabelled.obs["cell_type"] = "Unknown"
+    ct.CellTypeTransformer.setup_anndata(unlabelled, labels_key="cell_type", layer="counts")
+    with pytest.raises(ValueError, match="No labelled cells"):
+        ct.CellTypeTransformer(unlabelled)
+
+    nonfinite = zheng[:100].copy()
+    nonfinite.layers["counts"] = nonfinite.layers["counts"].toarray()
+    nonfinite.layers["counts"][0, 0] = np.inf
+    ct.CellTypeTransformer.setup_anndata(nonfinite, labels_key="cell_type", layer="counts")
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        ct.CellTypeTransformer(nonfinite)
+
+
+def test_split_keeps_every_class_and_sampler_balances():
+    labels = np.array([0] * 90 + [1] * 8 + [2] * 2 + [3] * 5)  # code 3 = unlabeled
+    train, validation, unlabeled = stratified_split(labels, n_classes=3, validation_size=0.1, seed=0)
+    assert set(labels[validation]) == {0, 1, 2} and set(labels[train]) == {0, 1, 2}
+    assert set(unlabeled) == set(np.flatnonzero(labels == 3))
+    assert not set(train) & set(validation)
+    weights = balanced_weights(labels[train], np.zeros(len(train), dtype=int), class_balance=1.0)
+    mass = [weights[labels[train] == c].sum() for c in range(3)]
+    np.testing.assert_allclose(mass, 1 / 3)
+    uniform = balanced_weights(labels[train], np.zeros(len(train), dtype=int), class_balance=0.0)
+    np.testing.assert_allclose(uniform, 1 / len(train))
