@@ -76,7 +76,8 @@ def training_curves(
         for ax, (name, splits) in zip(axes.flat, curves.items(), strict=False):
             for split, series in sorted(splits.items(), key=lambda item: (item[0] != "train", item[0])):
                 ax.plot(series.index, series.to_numpy(), marker="o" if len(series) < 15 else None, ms=3, label=split)
-            ax.set_title(name.replace("_", " "))
+            only = next(iter(splits)) if len(splits) == 1 else "value"
+            ax.set_title(name.replace("_", " ") + ("" if only == "value" else f" ({only})"))
             ax.set_xlabel("epoch")
             if len(splits) > 1:
                 ax.legend(fontsize=8)
