@@ -28,9 +28,17 @@ STYLE = {
 
 @contextmanager
 def style() -> Iterator[None]:
-    """Draw with :data:`STYLE` without changing the user's matplotlib settings."""
-    with plt.rc_context(STYLE):
+    """Draw with :data:`STYLE` without changing the user's matplotlib settings.
+
+    Only the keys of :data:`STYLE` are set and restored (``plt.rc_context`` would also restore the backend, which
+    stops Jupyter's inline backend from showing the figures drawn inside it).
+    """
+    previous = {key: plt.rcParams[key] for key in STYLE}
+    plt.rcParams.update(STYLE)
+    try:
         yield
+    finally:
+        plt.rcParams.update(previous)
 
 
 def finish(fig: Figure, save: str | Path | None) -> Figure:
