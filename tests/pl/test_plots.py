@@ -44,6 +44,11 @@ def test_umap_panels_and_errors(predicted, tmp_path):
     titles = {ax.get_title() for ax in fig.axes}
     assert {"cell_type", "condition"} <= titles
     assert (tmp_path / "u.png").exists()
+    ct.pl.umap(predicted, ["cell_type", "celltyper_prediction"])  # same type, same colour; Unknown grey
+    label_colors = dict(zip(predicted.obs["cell_type"].cat.categories, predicted.uns["cell_type_colors"], strict=True))
+    prediction = predicted.obs["celltyper_prediction"].cat.categories
+    for category, color in zip(prediction, predicted.uns["celltyper_prediction_colors"], strict=True):
+        assert color == label_colors.get(category, "lightgray")
     default = ct.pl.umap(predicted)
     assert {"celltyper_prediction", "celltyper_confidence"} <= {ax.get_title() for ax in default.axes}
 

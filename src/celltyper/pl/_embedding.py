@@ -5,13 +5,38 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import pandas as pd
 import scanpy as sc
 from anndata import AnnData
 from matplotlib.figure import Figure
+from scanpy.plotting.palettes import default_20, default_102
 
 from ._utils import finish, style
 
 PREDICTION_KEYS = ("celltyper_prediction", "celltyper_confidence")
+UNKNOWN_COLOR = "lightgray"
+
+
+def _shared_colors(adata: AnnData, keys: list[str]) -> None:
+    """Give a category the same colour in every panel (labels and predictions), ``"Unknown"`` light grey.
+
+    Only when at least two of ``keys`` are categorical ``obs`` columns sharing categories; writes
+    ``uns[f"{key}_colors"]`` as scanpy does.
+    """
+    for key in keys:  # scanpy turns text columns into categoricals when it plots them; do it first
+        if key in adata.obs and pd.api.types.is_string_dtype(adata.obs[key]):
+            adata.obs[key] = pd.Categorical(adata.obs[key])
+    categorical = [k for k in keys if k in adata.obs and isinstance(adata.obs[k].dtype, pd.CategoricalDtype)]
+    if len(categorical) < 2:
+        return
+    sets = [set(adata.obs[k].cat.categories) for k in categorical]
+    if not any(a & b for i, a in enumerate(sets) for b in sets[i + 1 :]):
+        return
+    names = list(dict.fromkeys(c for k in categorical for c in adata.obs[k].cat.categories if c != "Unknown"))
+    palette = default_20 if len(names) <= 20 else default_102
+    color = {name: palette[i % len(palette)] for i, name in enumerate(names)} | {"Unknown": UNKNOWN_COLOR}
+    for key in categorical:
+        adata.uns[f"{key}_colors"] = [color[c] for c in adata.obs[key].cat.categories]
 
 
 def umap(
@@ -38,7 +63,8 @@ def umap(
     Returns
     -------
     The figure. Reads ``obsm["X_umap"]`` and ``obs[color]``; writes colours to ``uns[f"{key}_colors"]`` for
-    categorical keys, as scanpy does.
+    categorical keys, as scanpy does. Categorical keys that share categories (labels and predictions) get the same
+    colour for the same category, and ``"Unknown"`` is light grey.
     """
     if "X_umap" not in adata.obsm:
         raise KeyError("adata.obsm has no 'X_umap'. Run ct.pp.prepare(adata) or sc.pp.neighbors + sc.tl.umap first.")
@@ -52,6 +78,7 @@ def umap(
     missing = [key for key in keys if key not in adata.obs and key not in adata.var_names]
     if missing:
         raise KeyError(f"{missing} are neither columns of adata.obs ({list(adata.obs)}) nor genes in adata.var_names.")
+    _shared_colors(adata, keys)
     kwargs.setdefault("ncols", 2)
     kwargs.setdefault("wspace", 0.45)
     with style():
