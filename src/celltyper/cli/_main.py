@@ -71,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         run = {"prepare": run_prepare, "train": run_train, "annotate": run_annotate, "demo": run_demo}
         run[args.command](config)
-    except (ConfigError, FileNotFoundError, KeyError, ValueError) as error:
+    except (ConfigError, FileNotFoundError, ImportError, KeyError, ValueError) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
         print(f"celltyper {args.command}: error: {message}", file=sys.stderr)
         return 2
