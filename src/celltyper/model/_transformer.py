@@ -23,7 +23,7 @@ from ._validation import registered_location, summarize_matrix
 
 logger = logging.getLogger(__name__)
 
-#: A query must contain at least this fraction of the model's genes (missing ones are read as zero) …
+#: A query must contain at least this fraction of the genes the model reads (missing ones are read as zero) …
 MIN_GENE_OVERLAP = 0.5
 #: … and below this fraction a warning says that predictions may degrade.
 WARN_GENE_OVERLAP = 0.8
@@ -118,7 +118,7 @@ class CellTypeTransformer(UnsupervisedTrainingMixin, BaseModelClass):
         n_layers: int = 2,
         n_heads: int = 4,
         dropout: float = 0.1,
-        gene_dropout: float = 0.3,
+        gene_dropout: float = 0.6,
         all_genes_token: bool = True,
         label_smoothing: float = 0.1,
     ):
@@ -156,6 +156,7 @@ class CellTypeTransformer(UnsupervisedTrainingMixin, BaseModelClass):
         e = _log1p_cp10k(X[np.flatnonzero(labelled)])
         with warnings.catch_warnings():  # genes constant over the labelled cells give F = NaN: ranked last
             warnings.simplefilter("ignore", RuntimeWarning)
+            warnings.filterwarnings("ignore", message="Features .* are constant", category=UserWarning)
             f_statistic = np.nan_to_num(f_classif(e, labels[labelled])[0], nan=-1.0)
         genes = np.sort(np.argsort(-f_statistic, kind="stable")[: self.module.n_genes])
         self.module.set_reference(torch.as_tensor(genes), torch.as_tensor(np.asarray(e[:, genes].mean(0)).ravel()))
@@ -224,7 +225,7 @@ class CellTypeTransformer(UnsupervisedTrainingMixin, BaseModelClass):
 
     def train(
         self,
-        max_epochs: int = 40,
+        max_epochs: int = 30,
         *,
         batch_size: int = 128,
         lr: float = 2e-3,
@@ -314,19 +315,20 @@ class CellTypeTransformer(UnsupervisedTrainingMixin, BaseModelClass):
         if not adata.var_names.is_unique:
             raise ValueError("adata.var_names has duplicates; make them unique first (adata.var_names_make_unique()).")
         genes = self.adata.var_names
-        position = adata.var_names.get_indexer(genes)  # -1 where the query lacks a model gene
+        position = adata.var_names.get_indexer(genes)  # -1 where the query lacks a reference gene
         present = position >= 0
-        overlap = present.mean()
+        read = present[self.module.gene_index.cpu().numpy()]  # of the genes the module reads
+        overlap = read.mean()
         if overlap < MIN_GENE_OVERLAP:
             raise ValueError(
-                f"The query has only {present.sum()} of the model's {len(genes)} genes ({overlap:.0%}); at least "
+                f"The query has only {read.sum()} of the {len(read)} genes the model reads ({overlap:.0%}); at least "
                 f"{MIN_GENE_OVERLAP:.0%} are needed. Check that var_names use the same identifiers (symbols vs "
                 "Ensembl ids) as the reference."
             )
         if overlap < WARN_GENE_OVERLAP:
             warnings.warn(
-                f"The query has {present.sum()} of the model's {len(genes)} genes ({overlap:.0%}); the missing ones "
-                "are read as zero counts, which can degrade predictions.",
+                f"The query has {read.sum()} of the {len(read)} genes the model reads ({overlap:.0%}); the missing "
+                "ones are read as zero counts, which can degrade predictions.",
                 UserWarning,
                 stacklevel=3,
             )
@@ -347,8 +349,9 @@ class CellTypeTransformer(UnsupervisedTrainingMixin, BaseModelClass):
         ----------
         adata
             AnnData with raw counts in the layer the model was set up with (default: the reference). Genes are
-            matched by ``var_names``: extra genes are ignored, missing model genes are read as zero (an error if more
-            than half are missing, a warning below 80 %). Nothing in ``adata`` is modified.
+            matched by ``var_names``: extra genes are ignored, missing ones are read as zero (an error if more than
+            half of the ``n_genes`` genes the model reads are missing, a warning below 80 %). Nothing in ``adata`` is
+            modified.
         soft
             Return class probabilities instead of labels.
         batch_size
