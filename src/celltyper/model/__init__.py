@@ -1,6 +1,7 @@
 """User-facing models on scvi-tools' base classes."""
 
+from ._semisupervised_vae import SemiSupervisedCountVAE
 from ._transformer import CellTypeTransformer
 from ._vae import CountVAE
 
-__all__ = ["CellTypeTransformer", "CountVAE"]
+__all__ = ["CellTypeTransformer", "CountVAE", "SemiSupervisedCountVAE"]

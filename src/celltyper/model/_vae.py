@@ -21,6 +21,7 @@ from celltyper.module import CountVAEModule
 from celltyper.module._vae import Dispersion, GeneLikelihood
 from celltyper.train import TrainingPlan
 
+from ._query_mapping import check_no_covariate_misalignment, reference_registry, unfreeze_new_batch_dispersion
 from ._validation import check_expression, registered_location, summarize_matrix
 
 logger = logging.getLogger(__name__)
@@ -59,6 +60,9 @@ class CountVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, Ba
         are normalized, anything else is used as it is.
     use_batch_norm, use_layer_norm
         Which networks normalize their hidden layers: ``"encoder"``, ``"decoder"``, ``"both"`` or ``"none"``.
+    **module_kwargs
+        Further arguments of the module class (used by subclasses such as
+        :class:`~celltyper.model.SemiSupervisedCountVAE` for their extra heads).
 
     Examples
     --------
@@ -86,6 +90,7 @@ class CountVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, Ba
         log_normalize: bool | None = None,
         use_batch_norm: Literal["encoder", "decoder", "both", "none"] = "both",
         use_layer_norm: Literal["encoder", "decoder", "both", "none"] = "none",
+        **module_kwargs,
     ):
         super().__init__(adata)
         if gene_likelihood not in ("gaussian", "nb", "zinb", "poisson"):
@@ -117,6 +122,7 @@ class CountVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, Ba
             log_normalize=log_normalize,
             use_batch_norm=use_batch_norm,
             use_layer_norm=use_layer_norm,
+            **module_kwargs,
         )
         input_kind = "log1p-normalized counts" if log_normalize else registered_location(self.adata_manager)
         self._model_summary_string = (
@@ -233,6 +239,36 @@ class CountVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, Ba
             plan_kwargs=plan_kwargs,
             **trainer_kwargs,
         )
+
+    @classmethod
+    def load_query_data(cls, adata: AnnData | None = None, reference_model=None, **kwargs):
+        """Query mapping by scArches surgery (:meth:`scvi.model.base.ArchesMixin.load_query_data`), with fixes.
+
+        On top of scvi-tools' surgery, the dispersion columns of the query's new batches learn when
+        ``dispersion="gene-batch"`` (scvi-tools freezes them), and a reference with categorical covariates is refused
+        when the query brings new batches (scvi-tools would misalign the covariate weights).
+        Train the returned model with ``plan_kwargs={"weight_decay": 0.0}``: weight decay would otherwise shrink the
+        frozen reference weights whose gradients the surgery zeroes.
+
+        Parameters
+        ----------
+        adata
+            Query AnnData with the reference's genes in the reference's order and the reference's ``batch_key``
+            column (see :func:`celltyper.tl.align_genes`).
+        reference_model
+            A trained model of this class, or the folder it was saved to.
+        **kwargs
+            Passed to :meth:`scvi.model.base.ArchesMixin.load_query_data` (``unfrozen``, ``freeze_*`` …).
+        """
+        registry = reference_registry(reference_model, adata)
+        batch_key = registry["setup_args"].get("batch_key")
+        if adata is not None and batch_key is not None:
+            check_no_covariate_misalignment(registry, adata.obs[batch_key].unique())
+        model = super().load_query_data(adata, reference_model, **kwargs)
+        if not kwargs.get("unfrozen", False):
+            n_reference_batches = registry["field_registries"]["batch"]["summary_stats"]["n_batch"]
+            unfreeze_new_batch_dispersion(model.module, n_reference_batches)
+        return model
 
     def _validate_anndata(self, adata: AnnData | None = None, copy_if_view: bool = True) -> AnnData:
         """scvi-tools' validation, plus the value checks of ``__init__`` on data the model was not set up on."""

@@ -1,0 +1,208 @@
+"""SemiSupervisedCountVAE: CountVAE whose latent space also feeds a cell-type classifier q(y | z)."""
+
+from __future__ import annotations
+
+from anndata import AnnData
+from scvi import REGISTRY_KEYS
+from scvi.data import AnnDataManager
+from scvi.data.fields import (
+    CategoricalJointObsField,
+    CategoricalObsField,
+    LabelsWithUnlabeledObsField,
+    LayerField,
+    NumericalJointObsField,
+)
+from scvi.dataloaders import SemiSupervisedDataSplitter
+from scvi.model._utils import get_max_epochs_heuristic
+from scvi.model.base import SemisupervisedTrainingMixin
+
+from celltyper.module import SemiSupervisedCountVAEModule
+from celltyper.module._vae import GeneLikelihood
+from celltyper.train._semisupervised import SemiSupervisedTrainingPlan
+
+from ._vae import CountVAE
+
+
+class SemiSupervisedCountVAE(SemisupervisedTrainingMixin, CountVAE):
+    """:class:`~celltyper.CountVAE` trained together with a classifier of cell types on its latent space.
+
+    The loss is the negative ELBO of every cell plus ``classification_ratio`` · cross-entropy of q(y | z) on the
+    labelled cells (the M2 / scANVI idea), trained with scvi-tools' ``SemiSupervisedTrainingPlan`` and
+    ``SemiSupervisedDataSplitter``. Cells labelled ``unlabeled_category`` only contribute to the ELBO.
+    :meth:`predict` returns labels or, with ``soft=True``, a DataFrame of class probabilities;
+    :meth:`load_query_data` maps new batches onto a trained model (scArches surgery, classifier frozen).
+
+    Parameters
+    ----------
+    adata
+        AnnData registered with :meth:`setup_anndata`.
+    classifier_n_hidden, classifier_n_layers, classifier_dropout_rate
+        Size and dropout of the classifier q(y | z) (``classifier_n_hidden=0``: a linear classifier).
+    gene_likelihood
+        As for :class:`~celltyper.CountVAE`.
+    **kwargs
+        Further arguments of :class:`~celltyper.CountVAE` (``n_latent``, ``n_hidden``, ``encode_covariates`` …).
+        ``dispersion="gene-label"`` is refused: unlabelled cells have no label to pick a dispersion with.
+
+    Examples
+    --------
+    >>> import celltyper as ct
+    >>> adata = ct.datasets.kang_ifnb()
+    >>> ct.model.SemiSupervisedCountVAE.setup_anndata(adata, labels_key="cell_type", layer="counts")
+    >>> model = ct.model.SemiSupervisedCountVAE(adata)
+    >>> model.train(max_epochs=50)
+    >>> probabilities = model.predict(soft=True)
+    """
+
+    _module_cls = SemiSupervisedCountVAEModule
+    _training_plan_cls = SemiSupervisedTrainingPlan
+    _data_splitter_cls = SemiSupervisedDataSplitter
+
+    def __init__(
+        self,
+        adata: AnnData,
+        classifier_n_hidden: int = 128,
+        classifier_n_layers: int = 1,
+        classifier_dropout_rate: float = 0.1,
+        gene_likelihood: GeneLikelihood = "zinb",
+        **kwargs,
+    ):
+        if kwargs.get("dispersion") == "gene-label":
+            raise ValueError(
+                "SemiSupervisedCountVAE does not support dispersion='gene-label'; use 'gene' or 'gene-batch'."
+            )
+        super().__init__(
+            adata,
+            gene_likelihood=gene_likelihood,
+            classifier_n_hidden=classifier_n_hidden,
+            classifier_n_layers=classifier_n_layers,
+            classifier_dropout_rate=classifier_dropout_rate,
+            **kwargs,
+        )
+        self.n_labels = self.module.n_classes
+        self.was_pretrained = False
+        self._set_indices_and_labels()
+        self._model_summary_string = self._model_summary_string.replace(
+            "CountVAE:", f"SemiSupervisedCountVAE ({self.n_labels} classes):", 1
+        )
+        self.init_params_ = self._get_init_params(locals())
+
+    @classmethod
+    def setup_anndata(
+        cls,
+        adata: AnnData,
+        labels_key: str,
+        unlabeled_category: str = "Unknown",
+        layer: str | None = None,
+        batch_key: str | None = None,
+        categorical_covariate_keys: list[str] | None = None,
+        continuous_covariate_keys: list[str] | None = None,
+        **kwargs,
+    ) -> None:
+        """Register an AnnData for :class:`SemiSupervisedCountVAE` (nothing in the AnnData's values changes).
+
+        Parameters
+        ----------
+        adata
+            AnnData of cells × genes.
+        labels_key
+            Column of ``adata.obs`` with the cell types; cells labelled ``unlabeled_category`` are unlabelled.
+        unlabeled_category
+            The value of ``labels_key`` that marks unlabelled cells.
+        layer
+            Layer with the expression to model (``None``: ``adata.X``); raw counts for the count likelihoods.
+        batch_key
+            Column of ``adata.obs`` with the batch of each cell.
+        categorical_covariate_keys, continuous_covariate_keys
+            Further columns of ``adata.obs`` the decoder is conditioned on.
+        **kwargs
+            Passed to :meth:`scvi.data.AnnDataManager.register_fields`.
+
+        Notes
+        -----
+        Writes scvi-tools' bookkeeping columns (``_scvi_batch``, ``_scvi_labels``) to ``adata.obs`` and ids to
+        ``adata.uns``, as every scvi-tools model does.
+        """
+        if labels_key not in adata.obs:
+            raise KeyError(f"labels_key {labels_key!r} is not a column of adata.obs (columns: {list(adata.obs)}).")
+        setup_method_args = cls._get_setup_method_args(**locals())
+        fields = [
+            LayerField(REGISTRY_KEYS.X_KEY, layer, is_count_data=False),
+            CategoricalObsField(REGISTRY_KEYS.BATCH_KEY, batch_key),
+            LabelsWithUnlabeledObsField(REGISTRY_KEYS.LABELS_KEY, labels_key, unlabeled_category),
+            CategoricalJointObsField(REGISTRY_KEYS.CAT_COVS_KEY, categorical_covariate_keys),
+            NumericalJointObsField(REGISTRY_KEYS.CONT_COVS_KEY, continuous_covariate_keys),
+        ]
+        adata_manager = AnnDataManager(fields=fields, setup_method_args=setup_method_args)
+        adata_manager.register_fields(adata, **kwargs)
+        cls.register_manager(adata_manager)
+
+    def train(
+        self,
+        max_epochs: int | None = None,
+        *,
+        batch_size: int = 128,
+        lr: float = 1e-3,
+        classification_ratio: float = 50.0,
+        n_epochs_kl_warmup: int | None = None,
+        weight_decay: float = 1e-6,
+        train_size: float = 0.9,
+        validation_size: float | None = None,
+        check_val_every_n_epoch: int | None = None,
+        accelerator: str = "auto",
+        devices: int | list[int] | str = "auto",
+        datasplitter_kwargs: dict | None = None,
+        plan_kwargs: dict | None = None,
+        **trainer_kwargs,
+    ):
+        """Train with scvi-tools' SemiSupervisedDataSplitter, SemiSupervisedTrainingPlan and Trainer.
+
+        Parameters
+        ----------
+        max_epochs
+            Passes over the cells; ``None`` uses scvi-tools' heuristic.
+        batch_size
+            Cells per minibatch (of all cells, and of labelled cells for the cross-entropy).
+        lr
+            Adam learning rate.
+        classification_ratio
+            α, the weight of the cross-entropy against the ELBO.
+        n_epochs_kl_warmup
+            Epochs over which the KL weight rises from 0 to 1; ``None`` = half of ``max_epochs``.
+        weight_decay
+            Adam weight decay; use 0 after :meth:`load_query_data` so frozen reference weights stay put.
+        train_size, validation_size
+            Fractions of the labelled and of the unlabelled cells used for training and validation.
+        check_val_every_n_epoch
+            How often validation metrics are logged (``None``: never, unless early stopping needs them).
+        accelerator, devices
+            Lightning's device selection.
+        datasplitter_kwargs
+            Passed to :class:`scvi.dataloaders.SemiSupervisedDataSplitter` (e.g. ``drop_last``).
+        plan_kwargs
+            Passed to :class:`scvi.train.SemiSupervisedTrainingPlan`; they win over the arguments above.
+        **trainer_kwargs
+            Passed to :class:`scvi.train.Trainer`.
+        """
+        max_epochs = max_epochs or get_max_epochs_heuristic(self.adata.n_obs)
+        warmup = n_epochs_kl_warmup if n_epochs_kl_warmup is not None else max(1, max_epochs // 2)
+        plan_kwargs = {
+            "lr": lr,
+            "n_epochs_kl_warmup": warmup,
+            "classification_ratio": classification_ratio,
+            "weight_decay": weight_decay,
+            **(plan_kwargs or {}),
+        }
+        return SemisupervisedTrainingMixin.train(
+            self,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            train_size=train_size,
+            validation_size=validation_size,
+            check_val_every_n_epoch=check_val_every_n_epoch,
+            accelerator=accelerator,
+            devices=devices,
+            datasplitter_kwargs=datasplitter_kwargs,
+            plan_kwargs=plan_kwargs,
+            **trainer_kwargs,
+        )

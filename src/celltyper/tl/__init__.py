@@ -1,0 +1,19 @@
+"""Tools that compute results into an AnnData (scanpy's ``tl``): label transfer and its parts."""
+
+from ._calibration import TemperatureScaling, fit_temperature
+from ._genes import GeneOverlap, align_genes
+from ._majority_voting import leiden_clusters, majority_vote
+from ._shifted_genes import shifted_genes
+from ._transfer import TransferResult, transfer_labels
+
+__all__ = [
+    "GeneOverlap",
+    "TemperatureScaling",
+    "TransferResult",
+    "align_genes",
+    "fit_temperature",
+    "leiden_clusters",
+    "majority_vote",
+    "shifted_genes",
+    "transfer_labels",
+]

@@ -1,0 +1,138 @@
+"""Align a query's genes to a reference's: match, reorder, zero-fill, report — on a copy, never in place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from anndata import AnnData
+
+#: Default of ``min_gene_overlap``: below half of the reference's genes, zero-filled genes dominate what the
+#: reference model sees and its predictions stop being trustworthy (scArches warns below 80 %).
+MIN_GENE_OVERLAP = 0.5
+
+_ENSEMBL_COLUMNS = ("gene_ids", "gene_id", "ensembl_id", "ensembl_ids", "gene_ensembl_id")
+
+
+@dataclass(frozen=True)
+class GeneOverlap:
+    """How many of the reference's genes the query has, and how they were matched."""
+
+    n_reference_genes: int
+    n_found: int
+    matched_by: str
+    missing: list[str] = field(repr=False)
+
+    @property
+    def fraction(self) -> float:
+        """Fraction of the reference's genes found in the query."""
+        return self.n_found / self.n_reference_genes
+
+    def describe(self) -> str:
+        """One sentence for messages and reports."""
+        return (
+            f"{self.n_found:,} of the reference's {self.n_reference_genes:,} genes ({self.fraction:.1%}) were found "
+            f"in the query, matched by {self.matched_by}"
+        )
+
+
+def ensembl_ids(adata: AnnData) -> pd.Index | None:
+    """Ensembl gene ids of ``adata.var`` (from ``var_names`` or a ``gene_ids``-like column), or ``None``."""
+    candidates = [adata.var_names.to_series()] + [adata.var[c] for c in _ENSEMBL_COLUMNS if c in adata.var]
+    for values in candidates:
+        values = values.astype(str)
+        if values.str.startswith("ENS").mean() > 0.9:
+            return pd.Index(values.str.split(".").str[0].values)  # drop version suffixes: ENSG….12 → ENSG…
+    return None
+
+
+def _positions(reference: pd.Index, query: pd.Index) -> np.ndarray:
+    """For every reference name, its first position in ``query`` (-1 when absent)."""
+    first = pd.Series(np.arange(len(query)), index=query)
+    first = first[~first.index.duplicated()]
+    return first.reindex(reference).fillna(-1).to_numpy(dtype=np.int64)
+
+
+def match_genes(reference: AnnData, query: AnnData) -> tuple[np.ndarray, GeneOverlap]:
+    """Position in ``query.var`` of each reference gene (-1: missing), by Ensembl id when both have ids, else symbol.
+
+    With ids on both sides, genes are matched by id first and the remaining ones by ``var_names`` (symbols).
+    """
+    positions = np.full(reference.n_vars, -1, dtype=np.int64)
+    matched_by = "gene symbol (var_names)"
+    reference_ids, query_ids = ensembl_ids(reference), ensembl_ids(query)
+    if reference_ids is not None and query_ids is not None:
+        positions = _positions(reference_ids, query_ids)
+        matched_by = "Ensembl id, then gene symbol"
+    by_symbol = _positions(reference.var_names, query.var_names)
+    positions = np.where(positions >= 0, positions, by_symbol)
+    found = positions >= 0
+    overlap = GeneOverlap(
+        n_reference_genes=reference.n_vars,
+        n_found=int(found.sum()),
+        matched_by=matched_by,
+        missing=list(reference.var_names[~found]),
+    )
+    return positions, overlap
+
+
+def align_genes(
+    query: AnnData,
+    reference: AnnData,
+    *,
+    layer: str | None = None,
+    min_gene_overlap: float = MIN_GENE_OVERLAP,
+) -> tuple[AnnData, GeneOverlap]:
+    """A new AnnData with the query's expression on the reference's genes, in the reference's order.
+
+    Genes the query lacks are filled with zeros; query genes the reference lacks are dropped. ``query`` itself is
+    not modified.
+
+    Parameters
+    ----------
+    query
+        The dataset to annotate.
+    reference
+        The dataset (or a model's ``adata``) whose genes define the result's ``var_names``.
+    layer
+        Where the query's expression is (``None``: ``query.X``); the result has it in the same place.
+    min_gene_overlap
+        Smallest accepted fraction of the reference's genes found in the query.
+
+    Returns
+    -------
+    The aligned AnnData (``obs`` copied, ``var_names`` = the reference's, expression as a CSR matrix) and the
+    :class:`GeneOverlap`.
+
+    Raises
+    ------
+    ValueError
+        If fewer than ``min_gene_overlap`` of the reference's genes are found in the query.
+    KeyError
+        If ``layer`` is not a layer of the query.
+    """
+    if not 0 <= min_gene_overlap <= 1:
+        raise ValueError(f"min_gene_overlap must be between 0 and 1, not {min_gene_overlap}.")
+    if layer is not None and layer not in query.layers:
+        raise KeyError(f"layer {layer!r} is not in the query's layers ({list(query.layers)}).")
+    positions, overlap = match_genes(reference, query)
+    if overlap.fraction < min_gene_overlap:
+        example = ", ".join(overlap.missing[:5])
+        raise ValueError(
+            f"Only {overlap.describe()}; at least {min_gene_overlap:.0%} are needed (min_gene_overlap). Missing genes "
+            f"include {example}. Check that query and reference name genes the same way (symbols or Ensembl ids in "
+            "var_names or var['gene_ids']) and come from the same species."
+        )
+    matrix = query.layers[layer] if layer is not None else query.X
+    found = np.flatnonzero(positions >= 0)
+    selector = sp.csr_matrix(
+        (np.ones(found.size, dtype=np.float32), (positions[found], found)), shape=(query.n_vars, reference.n_vars)
+    )
+    aligned = sp.csr_matrix(matrix) @ selector  # (cells, reference genes), zeros where the query lacks a gene
+    aligned = aligned.astype(np.float32)
+    result = AnnData(X=aligned, obs=query.obs.copy(), var=pd.DataFrame(index=reference.var_names.copy()))
+    if layer is not None:
+        result.layers[layer] = aligned
+    return result, overlap

@@ -1,0 +1,89 @@
+"""transfer_labels end to end on simulated data: what it writes, what it leaves alone, and its errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import celltyper as ct
+
+FAST = {"max_epochs": 15, "query_max_epochs": 5, "n_top_genes": None, "model_kwargs": {"n_hidden": 32}}
+
+
+@pytest.fixture(scope="module")
+def split():
+    adata = ct.datasets.simulate(n_cells=480, n_genes=300, n_types=3, n_batches=3, seed=2)
+    reference = adata[adata.obs["batch"] != "batch_2"].copy()
+    query = adata[adata.obs["batch"] == "batch_2"].copy()
+    return reference, query
+
+
+def test_annotates_the_query_and_leaves_its_data_alone(split):
+    reference, query = split[0].copy(), split[1].copy()
+    query = query[:, 30:].copy()  # the query lacks 10 % of the reference's genes
+    truth = query.obs["cell_type"].astype(str).to_numpy()
+    counts, var_names, reference_obs = query.layers["counts"].copy(), query.var_names.copy(), list(reference.obs)
+
+    result = ct.tl.transfer_labels(
+        reference, query, "cell_type", layer="counts", batch_key="batch", majority_voting=True, **FAST
+    )
+
+    assert result.gene_overlap == pytest.approx(0.9)
+    assert len(result.genes.missing) == 30
+    prediction = query.obs["celltyper_prediction"]
+    assert set(prediction.cat.categories) == {"type_0", "type_1", "type_2", "Unknown"}
+    confidence = query.obs["celltyper_confidence"].to_numpy()
+    assert ((confidence >= 0) & (confidence <= 1)).all()
+    assert (prediction.astype(str).to_numpy()[confidence < 0.5] == "Unknown").all()
+    assert (prediction.astype(str).to_numpy() == truth).mean() > 0.6  # chance: 1/3
+    assert query.obsm["X_celltyper"].shape == (query.n_obs, 20)
+    assert {"celltyper_majority_voting", "celltyper_cluster", "celltyper_cluster_agreement"} <= set(query.obs)
+    assert result.calibration.n_cells > 0 and np.isfinite(result.calibration.ece_after)
+    assert query.uns["celltyper"]["gene_overlap"] == pytest.approx(0.9)
+    # The user's data are as they were.
+    assert (
+        (query.layers["counts"] != counts).nnz == 0
+        if sp.issparse(counts)
+        else np.array_equal(query.layers["counts"], counts)
+    )
+    assert query.var_names.equals(var_names) and list(reference.obs) == reference_obs
+
+    # A second query with the already-trained reference model: no reference training, its own key.
+    other = split[1].copy()
+    again = ct.tl.transfer_labels(
+        reference,
+        other,
+        "cell_type",
+        layer="counts",
+        reference_model=result.reference_model,
+        key_added="ct2",
+        query_max_epochs=2,
+    )
+    assert again.reference_model is result.reference_model
+    assert "ct2_prediction" in other.obs and again.gene_overlap == 1.0
+
+
+def test_refuses_a_query_with_too_few_of_the_reference_genes(split):
+    reference, query = split[0].copy(), split[1].copy()
+    query.var_names = [f"other_{g}" if i >= 100 else g for i, g in enumerate(query.var_names)]
+    with pytest.raises(ValueError, match=r"Only 100 of the reference's 300 genes \(33.3%\)"):
+        ct.tl.transfer_labels(reference, query, "cell_type", layer="counts", **FAST)
+    assert "celltyper_prediction" not in query.obs
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"labels_key": "celltype"}, KeyError, "labels_key 'celltype'"),
+        ({"layer": "raw"}, KeyError, "layer 'raw'"),
+        ({"batch_key": "donor"}, KeyError, "batch_key 'donor'"),
+        ({"unknown_threshold": 1.5}, ValueError, "unknown_threshold"),
+        ({"classifier": "forest"}, ValueError, "classifier"),
+    ],
+)
+def test_bad_input_is_a_clear_error(split, kwargs, error, match):
+    reference, query = split
+    arguments = {"labels_key": "cell_type", "layer": "counts", **kwargs}
+    with pytest.raises(error, match=match):
+        ct.tl.transfer_labels(reference, query, **arguments)
