@@ -228,6 +228,8 @@ def run_methods(reference, query, labels_key, batch_key, args):
     # celltyper selects the same genes itself (n_top_genes); the baselines get them here.
     aligned_reference, aligned_query = on_genes(reference, genes), on_genes(query, genes)
     for name, method in METHODS.items():
+        if name not in args.methods:
+            continue
         start = time.perf_counter()
         if name == "celltyper":
             classes, probabilities, extra = method(reference, query, labels_key, batch_key, args)
@@ -332,6 +334,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--query-epochs", type=int, default=50, help="query mapping epochs (every model)")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--n-top-genes", type=int, default=2000)
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
     parser.add_argument("--novel-types", nargs="+", default=["B", "NK"])
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -377,7 +380,7 @@ def main(argv: list[str] | None = None) -> None:
             "unknown_known": False,
         },
         group_by=("task",),
-        settings={k: v for k, v in vars(args).items() if k not in ("out", "tasks")},
+        settings={k: v for k, v in vars(args).items() if k not in ("out", "tasks", "methods")},
         notes="Per-class F1 and predicted compositions are in results.json. Timings are wall-clock on a shared "
         "2-core CPU with other jobs running: noisy.",
     )
