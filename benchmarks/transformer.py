@@ -43,6 +43,7 @@ import celltyper as ct
 from celltyper.benchmark import classification_metrics, write_results
 
 METHODS = ("CellTypeTransformer", "logreg", "SCANVI")
+TASKS = ("zheng_sorted_80_20", "kang_ctrl_to_stim")
 
 
 def log_cp10k(counts) -> sp.csr_matrix:
@@ -140,6 +141,7 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--out", required=True, help="folder for results.json, report.md and the PNGs")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
+    parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
     parser.add_argument("--threads", type=int, default=2, help="torch threads (the target machine has 2 cores)")
     parser.add_argument("--model-kwargs", type=json.loads, default={}, help="JSON for CellTypeTransformer(...)")
     parser.add_argument("--train-kwargs", type=json.loads, default={}, help="JSON for CellTypeTransformer.train()")
@@ -151,6 +153,8 @@ def main(argv: list[str] | None = None) -> Path:
 
     rows = []
     for task, (ref, query) in tasks(args.seed).items():
+        if task not in args.tasks:
+            continue
         truth = query.obs["cell_type"].astype(str).to_numpy()
         labels = sorted(set(ref.obs["cell_type"].astype(str)))
         for method in args.methods:
