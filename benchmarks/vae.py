@@ -121,6 +121,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
     logging.getLogger("lightning.fabric").setLevel(logging.ERROR)
 
+    args.out.mkdir(parents=True, exist_ok=True)
     rows, curves = [], {}
     for dataset in args.datasets:
         _, labels_key, batch_key = REAL_DATASETS[dataset]
@@ -129,14 +130,15 @@ def main(argv: list[str] | None = None) -> None:
             row, curve = run_one(method, dataset, adata, labels_key, batch_key, args.epochs, args.batch_size)
             rows.append(row)
             curves[(dataset, method)] = curve
-            print(f"{dataset:14s} {method:18s} {row['seconds_per_epoch']:.3f} s/epoch  kNN {row['knn_accuracy']:.3f}")
+            print(f"{dataset:14s} {method:18s} {row['seconds_per_epoch']:.3f} s/epoch  kNN {row['knn_accuracy']:.3f}", flush=True)
         scvi_row = next((r for r in rows if r["dataset"] == dataset and r["method"] == "scvi"), None)
         for row in rows:
             if row["dataset"] == dataset and scvi_row is not None:
                 row["epoch_time_vs_scvi"] = row["seconds_per_epoch"] / scvi_row["seconds_per_epoch"]
                 row["knn_accuracy_minus_scvi"] = row["knn_accuracy"] - scvi_row["knn_accuracy"]
 
-    plot(rows, curves, args.out) if rows else None
+    if rows:
+        plot(rows, curves, args.out)
     report = write_results(
         rows,
         args.out,
