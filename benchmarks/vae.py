@@ -130,7 +130,8 @@ def main(argv: list[str] | None = None) -> None:
             row, curve = run_one(method, dataset, adata, labels_key, batch_key, args.epochs, args.batch_size)
             rows.append(row)
             curves[(dataset, method)] = curve
-            print(f"{dataset:14s} {method:18s} {row['seconds_per_epoch']:.3f} s/epoch  kNN {row['knn_accuracy']:.3f}", flush=True)
+            speed, knn = row["seconds_per_epoch"], row["knn_accuracy"]
+            print(f"{dataset:14s} {method:18s} {speed:.3f} s/epoch  kNN {knn:.3f}", flush=True)
         scvi_row = next((r for r in rows if r["dataset"] == dataset and r["method"] == "scvi"), None)
         for row in rows:
             if row["dataset"] == dataset and scvi_row is not None:
