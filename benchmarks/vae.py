@@ -22,26 +22,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import scvi
 import torch
-from lightning.pytorch.callbacks import Callback
 
 import celltyper as ct
-from celltyper.benchmark import knn_accuracy, load_real_dataset, write_results
+from celltyper.benchmark import EpochTimer, knn_accuracy, load_real_dataset, write_results
 from celltyper.benchmark._data import REAL_DATASETS
 
 METHODS = ("scvi", "countvae_nb", "countvae_zinb", "countvae_gaussian")
-
-
-class EpochTimer(Callback):
-    """Wall-clock seconds of each training epoch (validation excluded)."""
-
-    def __init__(self):
-        self.seconds: list[float] = []
-
-    def on_train_epoch_start(self, trainer, pl_module):
-        self._start = time.perf_counter()
-
-    def on_train_epoch_end(self, trainer, pl_module):
-        self.seconds.append(time.perf_counter() - self._start)
 
 
 def build(method: str, adata, batch_key: str):

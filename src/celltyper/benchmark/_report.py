@@ -25,7 +25,7 @@ def package_versions() -> dict[str, str]:
     return found
 
 
-def _markdown_table(frame: pd.DataFrame, higher_is_better: dict[str, bool]) -> str:
+def markdown_table(frame: pd.DataFrame, higher_is_better: dict[str, bool]) -> str:
     """A markdown table with the best value of each scored column in bold."""
     shown = frame.copy()
     for column, higher in higher_is_better.items():
@@ -90,6 +90,10 @@ def write_results(
 
     frame = pd.DataFrame(list(rows))
     lines = [
+        "---",
+        "orphan: true",  # reports written inside docs/ are linked from pages, not listed in a toctree
+        "---",
+        "",
         f"# {title}",
         "",
         f"Command: `{command}`",
@@ -105,7 +109,7 @@ def write_results(
         key = key if isinstance(key, tuple) else (key,)
         if keys:
             lines += [f"## {' / '.join(str(k) for k in key)}", ""]
-        lines += [_markdown_table(group[[c for c in columns if c in group]], higher_is_better), ""]
+        lines += [markdown_table(group[[c for c in columns if c in group]], higher_is_better), ""]
     if notes:
         lines += [notes, ""]
     report = out / "report.md"

@@ -1,4 +1,4 @@
-"""The ``celltyper`` command line: ``prepare``, ``train``, ``annotate`` and ``demo``, each driven by a YAML config."""
+"""The ``celltyper`` command line: prepare, train, annotate, demo and benchmark, each driven by a YAML config."""
 
 from ._config import DEFAULTS, ConfigError, load_config
 from ._main import build_parser, main

@@ -85,12 +85,30 @@ _DEMO = {
     "transformer": {"max_epochs": 10, "batch_size": 128, "holdout": 0.2, "model_kwargs": {}, "train_kwargs": {}},
 }
 
+_BENCHMARK = {
+    "quick": False,
+    "out": "runs/benchmark",
+    "data": None,
+    "tasks": None,
+    "methods": None,
+    "max_epochs": None,
+    "query_epochs": None,
+    "batch_size": 128,
+    "n_top_genes": 2000,
+    "seed": 0,
+    "umap": True,
+    "scib": True,
+    "docs_page": None,
+    "h5ad": {},
+}
+
 #: Every command's defaults; a config file may set any of these keys and nothing else.
 DEFAULTS: dict[str, dict[str, Any]] = {
     "prepare": _PREPARE,
     "train": _TRAIN,
     "annotate": _ANNOTATE,
     "demo": _DEMO,
+    "benchmark": _BENCHMARK,
 }
 
 #: Keys whose value may be a number where the default is a whole number, and the other way round.
@@ -157,7 +175,7 @@ def load_config(command: str, path: str | Path | None = None, overrides: Mapping
     Parameters
     ----------
     command
-        ``"prepare"``, ``"train"``, ``"annotate"`` or ``"demo"``.
+        ``"prepare"``, ``"train"``, ``"annotate"``, ``"demo"`` or ``"benchmark"``.
     path
         A YAML file with a mapping of keys of :data:`DEFAULTS` ``[command]``.
     overrides

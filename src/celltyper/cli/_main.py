@@ -13,6 +13,7 @@ _HELP = {
     "train": "Train a CountVAE (--model vae) or a CellTypeTransformer (--model transformer) and evaluate it.",
     "annotate": "Label a new h5ad with a saved CellTypeTransformer: annotated h5ad + predictions CSV + UMAP.",
     "demo": "The whole pipeline on bundled data: prepare, train both models, evaluate, annotate.",
+    "benchmark": "celltyper vs SCVI / SCANVI / logistic regression in one process: results.json, report.md, PNGs.",
 }
 
 _EPILOG = (
@@ -45,12 +46,14 @@ def build_parser() -> argparse.ArgumentParser:
             if isinstance(value, dict) and value:
                 continue
             shown = "{}" if isinstance(value, dict) else value
+            switch = {"nargs": "?", "const": "true"} if isinstance(value, bool) else {}  # bare --quick means true
             sub.add_argument(
                 f"--{key.replace('_', '-')}",
                 dest=f"flag:{key}",
                 metavar="VALUE",
                 default=argparse.SUPPRESS,
                 help=f"(default: {shown})",
+                **switch,
             )
     return parser
 
@@ -66,10 +69,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise ConfigError(f"--set expects KEY=VALUE, not {item!r}.")
             overrides[key.strip()] = parse_value(value)
         config = load_config(args.command, args.config, overrides)
-        from ._commands import run_annotate, run_prepare, run_train  # heavy imports only once the config is fine
+        from ._benchmark import run_benchmark  # heavy imports only once the config is fine
+        from ._commands import run_annotate, run_prepare, run_train
         from ._demo import run_demo
 
-        run = {"prepare": run_prepare, "train": run_train, "annotate": run_annotate, "demo": run_demo}
+        run = {
+            "prepare": run_prepare,
+            "train": run_train,
+            "annotate": run_annotate,
+            "demo": run_demo,
+            "benchmark": run_benchmark,
+        }
         run[args.command](config)
     except (ConfigError, FileNotFoundError, ImportError, KeyError, ValueError) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
