@@ -15,12 +15,13 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import scanpy as sc
 import scvi
+from anndata import AnnData
 
-from celltyper import pl, pp
+from celltyper import pl, pp, tl
 from celltyper.model import CellTypeTransformer, CountVAE
 
 from ._evaluate import classifier_figures, classifier_metrics, holdout_split, last_values, latent_metrics
-from ._io import read_h5ad, require_dir, require_obs, write_json
+from ._io import read_h5ad, read_obs, require_dir, require_obs, write_json
 
 logger = logging.getLogger(__name__)
 
@@ -167,44 +168,47 @@ def _train_vae(adata, config: dict, out: Path) -> dict[str, Path]:
 
 
 def run_annotate(config: dict) -> dict[str, Path]:
-    """``celltyper annotate``: a saved CellTypeTransformer labels a new h5ad; writes it and a predictions CSV."""
+    """``celltyper annotate``: a saved CellTypeTransformer labels a new h5ad; writes it and a predictions CSV.
+
+    The predictions stream through :func:`celltyper.tl.annotate_h5ad` (the query is read in chunks, never loaded
+    whole); only a UMAP (``embed`` or ``vae``) reads the whole annotated query into memory.
+    """
     model_dir = require_dir(config["model"], "model")
-    query = read_h5ad(config["input"])
-    require_obs(query, config["labels_key"], "labels_key", config["input"])
+    obs = read_obs(config["input"])
+    require_obs(AnnData(obs=obs), config["labels_key"], "labels_key", config["input"])
     model = CellTypeTransformer.load(str(model_dir))
-    probabilities = model.predict(query, soft=True)
-    model.annotate(query)
-    threshold = config["unknown_threshold"]
-    if threshold is not None:
-        if not 0 <= threshold <= 1:
-            raise ValueError(f"unknown_threshold must be a probability between 0 and 1, not {threshold}.")
-        prediction = query.obs["celltyper_prediction"].cat.add_categories(["Unknown"])
-        prediction[query.obs["celltyper_confidence"].to_numpy() < threshold] = "Unknown"
-        query.obs["celltyper_prediction"] = prediction
     out = Path(config["out"])
     written = {"predictions": out / "predictions.csv", "annotated": out / "annotated.h5ad"}
-    out.mkdir(parents=True, exist_ok=True)
-    table = query.obs[["celltyper_prediction", "celltyper_confidence"]].join(probabilities.add_prefix("p_"))
-    table.to_csv(written["predictions"])
-    if config["vae"] is not None:
-        vae = CountVAE.load(str(require_dir(config["vae"], "vae")), adata=query)
-        query.obsm[LATENT_KEY] = vae.get_latent_representation(query)
-        sc.pp.neighbors(query, use_rep=LATENT_KEY)
-        sc.tl.umap(query)
-    elif config["embed"] and "X_umap" not in query.obsm:
-        layer = "counts" if "counts" in query.layers else None
-        pp.prepare(query, layer=layer, min_genes=None, max_pct_mt=None, min_cells=None)
-    if "X_umap" in query.obsm:
+    table = tl.annotate_h5ad(
+        model,
+        config["input"],
+        annotated=written["annotated"],
+        predictions=written["predictions"],
+        unknown_threshold=config["unknown_threshold"],
+    )
+    probabilities = table.iloc[:, 2:].rename(columns=lambda column: column.removeprefix("p_"))
+    if config["vae"] is not None or config["embed"]:
+        query = read_h5ad(written["annotated"], "annotated")
+        if config["vae"] is not None:
+            vae = CountVAE.load(str(require_dir(config["vae"], "vae")), adata=query)
+            query.obsm[LATENT_KEY] = vae.get_latent_representation(query)
+            sc.pp.neighbors(query, use_rep=LATENT_KEY)
+            sc.tl.umap(query)
+        elif "X_umap" not in query.obsm:
+            layer = "counts" if "counts" in query.layers else None
+            pp.prepare(query, layer=layer, min_genes=None, max_pct_mt=None, min_cells=None)
+        query.write_h5ad(written["annotated"])
         written["umap"] = out / "figures" / "umap_predictions.png"
         colors = ["celltyper_prediction", "celltyper_confidence"]
         pl.umap(query, colors + ([config["labels_key"]] if config["labels_key"] else []), save=written["umap"])
+    else:
+        query = AnnData(obs=obs.join(table.iloc[:, :2]))  # the predictions, for the metrics and figures
     if config["labels_key"] is not None:
         metrics = classifier_metrics(query, config["labels_key"], probabilities)
         classifier_figures(query, config["labels_key"], out / "figures")
         written["metrics"] = write_json(metrics, out / "metrics.json")
         print(f"accuracy {metrics['accuracy']:.3f}, macro-F1 {metrics['macro_f1']:.3f} on {query.n_obs} cells")
-    query.write_h5ad(written["annotated"])
-    counts = query.obs["celltyper_prediction"].value_counts()
+    counts = table["celltyper_prediction"].value_counts()
     print("predicted cell types:\n" + counts.to_string())
     plt.close("all")
     return written

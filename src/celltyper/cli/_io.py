@@ -7,7 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import anndata as ad
+import h5py
+import pandas as pd
 from anndata import AnnData
+from anndata.io import read_elem
 
 
 def read_h5ad(path: str | Path | None, what: str = "input") -> AnnData:
@@ -18,6 +21,16 @@ def read_h5ad(path: str | Path | None, what: str = "input") -> AnnData:
     if not path.is_file():
         raise FileNotFoundError(f"The {what} file {path} does not exist.")
     return ad.read_h5ad(path)
+
+
+def read_obs(path: str | Path | None, what: str = "input") -> pd.DataFrame:
+    """Only the ``obs`` table of an ``.h5ad`` file (the matrices stay on disk); a missing file raises a clear error."""
+    if path is None:
+        raise FileNotFoundError(f"No {what} file given: pass --{what} FILE.h5ad or set {what}: in the config.")
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"The {what} file {path} does not exist.")
+    with h5py.File(path, "r") as f:
+        return read_elem(f["obs"])
 
 
 def require_obs(adata: AnnData, key: str | None, name: str, path: str | Path | None) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -14,11 +15,11 @@ from scvi import REGISTRY_KEYS
 from scvi.data import AnnDataManager
 from scvi.data.fields import CategoricalObsField, LabelsWithUnlabeledObsField, LayerField
 from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
-from sklearn.feature_selection import f_classif
 
 from celltyper.module import TransformerClassifierModule
 from celltyper.train import BalancedDataSplitter, ClassifierTrainingPlan, RestoreBestWeights
 
+from ._streaming import ClassStatistics, row_chunks
 from ._validation import registered_location, summarize_matrix
 
 logger = logging.getLogger(__name__)
@@ -39,8 +40,11 @@ def _log1p_cp10k(X) -> sp.csr_matrix:
     return out.tocsr()
 
 
-def _check_values(X, location: str) -> None:
-    """Raise a ``ValueError`` for NaN / infinite or negative values; warn when the values are not counts."""
+def _check_values(X, location: str, warn: bool = True) -> int:
+    """Raise a ``ValueError`` for NaN / infinite or negative values; warn when the values are not counts.
+
+    Returns the number of non-integer values (``warn=False``: no warning, for callers that check chunk by chunk).
+    """
     summary = summarize_matrix(X)
     if summary.n_nonfinite:
         raise ValueError(
@@ -52,13 +56,18 @@ def _check_values(X, location: str) -> None:
             f"{location} holds {summary.n_negative} negative values. CellTypeTransformer normalizes raw counts itself: "
             "point setup_anndata at a layer of raw counts (layer='counts')."
         )
-    if summary.n_noninteger:
-        warnings.warn(
-            f"{location} holds {summary.n_noninteger} non-integer values, but CellTypeTransformer expects raw counts "
-            "(it computes log1p(CP10k) itself). Use a layer of raw counts if you have one.",
-            UserWarning,
-            stacklevel=3,
-        )
+    if warn and summary.n_noninteger:
+        _warn_noninteger(summary.n_noninteger, location)
+    return summary.n_noninteger
+
+
+def _warn_noninteger(n_noninteger: int, location: str) -> None:
+    warnings.warn(
+        f"{location} holds {n_noninteger} non-integer values, but CellTypeTransformer expects raw counts "
+        "(it computes log1p(CP10k) itself). Use a layer of raw counts if you have one.",
+        UserWarning,
+        stacklevel=4,
+    )
 
 
 class CellTypeTransformer(UnsupervisedTrainingMixin, BaseModelClass):
@@ -153,13 +162,13 @@ class CellTypeTransformer(UnsupervisedTrainingMixin, BaseModelClass):
             all_genes_token=all_genes_token,
             label_smoothing=label_smoothing,
         )
-        e = _log1p_cp10k(X[np.flatnonzero(labelled)])
-        with warnings.catch_warnings():  # genes constant over the labelled cells give F = NaN: ranked last
-            warnings.simplefilter("ignore", RuntimeWarning)
-            warnings.filterwarnings("ignore", message="Features .* are constant", category=UserWarning)
-            f_statistic = np.nan_to_num(f_classif(e, labels[labelled])[0], nan=-1.0)
-        genes = np.sort(np.argsort(-f_statistic, kind="stable")[: self.module.n_genes])
-        self.module.set_reference(torch.as_tensor(genes), torch.as_tensor(np.asarray(e[:, genes].mean(0)).ravel()))
+        # F statistic and mean of log1p(CP10k) over the labelled cells, chunk by chunk (a backed X is never loaded)
+        chunks = ((_log1p_cp10k(chunk), labels[rows]) for rows, chunk in row_chunks(X))
+        statistics = ClassStatistics.accumulate(chunks, len(self.class_names_))
+        genes = np.sort(np.argsort(-statistics.f_statistic(), kind="stable")[: self.module.n_genes])
+        self.module.set_reference(
+            torch.as_tensor(genes), torch.as_tensor(statistics.mean()[genes], dtype=torch.float32)
+        )
         self._model_summary_string = (
             f"CellTypeTransformer: {len(self.class_names_)} cell types, {self.module.n_genes} of "
             f"{self.summary_stats.n_vars} genes, "
@@ -304,10 +313,15 @@ class CellTypeTransformer(UnsupervisedTrainingMixin, BaseModelClass):
             **trainer_kwargs,
         )
 
-    def _query_counts(self, adata: AnnData | None) -> sp.csr_matrix:
-        """The counts of ``adata`` (default: the reference) in the model's gene order; missing genes read as zero."""
+    def _query_reader(self, adata: AnnData | None) -> tuple[Callable[[slice | np.ndarray], sp.csr_matrix], str]:
+        """A function that reads rows of ``adata`` (default: the reference) as counts in the model's gene order.
+
+        Missing genes read as zero; the gene overlap is checked here, once. Rows are read only when asked for, so a
+        backed AnnData is read slice by slice. Also returns where the counts live, for messages.
+        """
         if adata is None or adata is self.adata:
-            return sp.csr_matrix(self.adata_manager.get_from_registry(REGISTRY_KEYS.X_KEY), dtype=np.float32)
+            X = self.adata_manager.get_from_registry(REGISTRY_KEYS.X_KEY)
+            return (lambda rows: sp.csr_matrix(X[rows], dtype=np.float32)), registered_location(self.adata_manager)
         layer = self.registry_["setup_args"]["layer"]
         location = "adata.X" if layer is None else f"adata.layers[{layer!r}]"
         if layer is not None and layer not in adata.layers:
@@ -333,13 +347,16 @@ class CellTypeTransformer(UnsupervisedTrainingMixin, BaseModelClass):
                 stacklevel=3,
             )
         X = adata.X if layer is None else adata.layers[layer]
-        X = sp.csr_matrix(X[:, position[present]], dtype=np.float32)
-        _check_values(X, location)
         place = sp.csr_matrix(
             (np.ones(present.sum(), dtype=np.float32), (np.arange(present.sum()), np.flatnonzero(present))),
             shape=(present.sum(), len(genes)),
         )
-        return (X @ place).tocsr()
+        columns = position[present]
+
+        def read_rows(rows: slice | np.ndarray) -> sp.csr_matrix:
+            return (sp.csr_matrix(X[rows], dtype=np.float32)[:, columns] @ place).tocsr()  # rows first: one read
+
+        return read_rows, location
 
     @torch.inference_mode()
     def predict(self, adata: AnnData | None = None, soft: bool = False, batch_size: int = 1024):
@@ -364,13 +381,17 @@ class CellTypeTransformer(UnsupervisedTrainingMixin, BaseModelClass):
         """
         self._check_if_trained(warn=True)
         obs_names = (self.adata if adata is None else adata).obs_names
-        X = self._query_counts(adata)
+        read_rows, location = self._query_reader(adata)
         self.module.eval()
         device = self.module.device
-        probabilities = []
-        for start in range(0, X.shape[0], batch_size):
-            x = torch.as_tensor(X[start : start + batch_size].toarray(), device=device)
+        probabilities, n_noninteger = [], 0
+        for start in range(0, len(obs_names), batch_size):  # only batch_size cells are in memory at a time
+            counts = read_rows(slice(start, start + batch_size))
+            n_noninteger += _check_values(counts, location, warn=False)
+            x = torch.as_tensor(counts.toarray(), device=device)
             probabilities.append(torch.softmax(self.module.classify(x), dim=1).cpu().numpy())
+        if n_noninteger:
+            _warn_noninteger(n_noninteger, location)
         probabilities = np.concatenate(probabilities) if probabilities else np.zeros((0, len(self.class_names_)))
         if soft:
             return pd.DataFrame(probabilities, index=obs_names, columns=self.class_names_)
@@ -434,7 +455,10 @@ class CellTypeTransformer(UnsupervisedTrainingMixin, BaseModelClass):
         if len(cells) == 0:
             raise ValueError(f"No cell of this AnnData is predicted as {label!r}; pass cells of that type.")
         cells = np.random.default_rng(seed).permutation(cells)[:max_cells]
-        counts = torch.as_tensor(self._query_counts(adata)[np.sort(cells)].toarray(), device=self.module.device)
+        read_rows, location = self._query_reader(adata)
+        counts = read_rows(np.sort(cells))
+        _check_values(counts, location)
+        counts = torch.as_tensor(counts.toarray(), device=self.module.device)
         self.module.eval()
         e = self.module.normalize(counts).detach().requires_grad_(True)  # (cells, n_genes)
         log_p = torch.log_softmax(self.module.classify_normalized(e, e > 0), dim=1)[:, code]

@@ -19,7 +19,8 @@ from scvi.model.base import ArchesMixin, BaseModelClass, RNASeqMixin, Unsupervis
 
 from celltyper.module import CountVAEModule
 from celltyper.module._vae import Dispersion, GeneLikelihood
-from celltyper.train import TrainingPlan
+from celltyper.train import BackedDataSplitter, TrainingPlan
+from celltyper.train._backed import anndata_loader
 
 from ._query_mapping import check_no_covariate_misalignment, reference_registry, unfreeze_new_batch_dispersion
 from ._validation import check_expression, registered_location, summarize_matrix
@@ -76,6 +77,9 @@ class CountVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, Ba
 
     _module_cls = CountVAEModule
     _training_plan_cls = TrainingPlan
+    # a backed AnnData (read_h5ad(path, backed="r")) is read in blocks straight from its file; in memory as scvi
+    _data_splitter_cls = BackedDataSplitter
+    _data_loader_cls = staticmethod(anndata_loader)
 
     def __init__(
         self,

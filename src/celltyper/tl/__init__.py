@@ -1,5 +1,6 @@
 """Tools that compute results into an AnnData (scanpy's ``tl``): label transfer and its parts."""
 
+from ._annotate_h5ad import annotate_h5ad
 from ._calibration import TemperatureScaling, fit_temperature
 from ._genes import GeneOverlap, align_genes
 from ._majority_voting import leiden_clusters, majority_vote
@@ -11,6 +12,7 @@ __all__ = [
     "TemperatureScaling",
     "TransferResult",
     "align_genes",
+    "annotate_h5ad",
     "fit_temperature",
     "leiden_clusters",
     "majority_vote",

@@ -15,6 +15,7 @@ from scvi.dataloaders import DataSplitter
 from scvi.train import TrainingPlan as ScviTrainingPlan
 from torch.utils.data import BatchSampler, DataLoader, WeightedRandomSampler
 
+from ._backed import BackedDataset, anndata_loader, is_backed
 from ._trainingplans import TrainModeMixin
 
 
@@ -74,6 +75,8 @@ class BalancedDataSplitter(DataSplitter):
         ``distributed_sampler``, ``load_sparse_tensor``, …); only ``batch_size`` and ``load_sparse_tensor`` are used.
     """
 
+    data_loader_cls = staticmethod(anndata_loader)  # validation cells of a backed AnnData are read in blocks
+
     def __init__(
         self,
         adata_manager: AnnDataManager,
@@ -96,9 +99,12 @@ class BalancedDataSplitter(DataSplitter):
 
     def train_dataloader(self) -> DataLoader:
         """Minibatches of ``batch_size`` cells drawn with :func:`balanced_weights`, one dataset call per batch."""
-        dataset = self.adata_manager.create_torch_dataset(
-            indices=self.train_idx, load_sparse_tensor=self.load_sparse_tensor
-        )
+        if is_backed(self.adata_manager.adata):  # read the cells straight from the file (see _backed.py)
+            dataset = BackedDataset(self.adata_manager, self.train_idx)
+        else:
+            dataset = self.adata_manager.create_torch_dataset(
+                indices=self.train_idx, load_sparse_tensor=self.load_sparse_tensor
+            )
         generator = torch.Generator().manual_seed(self.seed)
         cells = WeightedRandomSampler(self.weights, num_samples=len(self.train_idx), generator=generator)
         batch_size = self.data_loader_kwargs.get("batch_size", 128)

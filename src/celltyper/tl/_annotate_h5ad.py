@@ -1,0 +1,126 @@
+"""Annotate the cells of an ``.h5ad`` file chunk by chunk, without loading the file into memory."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import anndata as ad
+import h5py
+import numpy as np
+import pandas as pd
+from anndata.io import read_elem, sparse_dataset, write_elem
+
+UNKNOWN = "Unknown"
+
+
+def annotate_h5ad(
+    model,
+    path: str | Path,
+    *,
+    annotated: str | Path | None = None,
+    predictions: str | Path | None = None,
+    chunk_size: int = 50_000,
+    unknown_threshold: float | None = None,
+    key_added: str = "celltyper",
+) -> pd.DataFrame:
+    """Predict the cell type of every cell of an ``.h5ad`` file, ``chunk_size`` cells at a time.
+
+    Only ``obs`` and ``var`` are loaded; the counts the model reads (``X`` or the layer it was set up with) stay on
+    disk and are read one contiguous chunk at a time, predicted with ``model.predict(chunk, soft=True)`` and dropped.
+    Memory holds one chunk and the results (a few numbers per cell), never the whole query and never a dense matrix
+    of it.
+
+    Parameters
+    ----------
+    model
+        A trained :class:`~celltyper.CellTypeTransformer` or :class:`~celltyper.model.SemiSupervisedCountVAE` (any
+        model whose ``predict(adata, soft=True)`` returns a cells × cell types DataFrame of probabilities). The file
+        must hold what the model reads: the counts layer it was set up with (and the batch column for the VAE).
+    path
+        The query ``.h5ad``; it is not modified.
+    annotated
+        If given, a copy of ``path`` written here with two columns added to ``obs`` (the counts are copied on disk,
+        not through memory): ``{key_added}_prediction`` (categorical) and ``{key_added}_confidence``.
+    predictions
+        If given, the returned table is written here as CSV.
+    chunk_size
+        Cells read and predicted at a time.
+    unknown_threshold
+        Cells whose top probability is below this are predicted ``"Unknown"``.
+    key_added
+        Prefix of the columns.
+
+    Returns
+    -------
+    ``DataFrame`` indexed by the file's ``obs_names``: ``{key_added}_prediction``, ``{key_added}_confidence`` and
+    ``p_{cell type}`` for every cell type the model knows.
+
+    Examples
+    --------
+    >>> model = ct.CellTypeTransformer.load("reference_model/")
+    >>> table = ct.tl.annotate_h5ad(model, "atlas.h5ad", annotated="atlas_annotated.h5ad")
+    """
+    if unknown_threshold is not None and not 0 <= unknown_threshold <= 1:
+        raise ValueError(f"unknown_threshold must be a probability between 0 and 1, not {unknown_threshold}.")
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be a positive number of cells, not {chunk_size}.")
+    layer = model.registry_["setup_args"].get("layer")
+    with h5py.File(path, "r") as f:
+        obs, var = read_elem(f["obs"]), read_elem(f["var"])
+        key = "X" if layer is None else f"layers/{layer}"
+        if key not in f:
+            raise KeyError(f"{path} has no {key}, where the model reads its counts (the layer it was set up with).")
+        matrix = f[key] if isinstance(f[key], h5py.Dataset) else sparse_dataset(f[key])  # stays on disk
+        probabilities = pd.concat(
+            [
+                _predict_chunk(model, matrix, obs, var, layer, slice(start, start + chunk_size))
+                for start in range(0, len(obs), chunk_size)
+            ]
+        )
+    classes = probabilities.columns
+    values = probabilities.to_numpy()
+    prediction = pd.Categorical(classes[values.argmax(1)], categories=classes)
+    confidence = values.max(1)
+    if unknown_threshold is not None:
+        prediction = prediction.add_categories([UNKNOWN]) if UNKNOWN not in classes else prediction
+        prediction[confidence < unknown_threshold] = UNKNOWN
+    table = pd.concat(
+        [
+            pd.DataFrame({f"{key_added}_prediction": prediction, f"{key_added}_confidence": confidence}, obs.index),
+            probabilities.add_prefix("p_"),
+        ],
+        axis=1,
+    )
+    if predictions is not None:
+        Path(predictions).parent.mkdir(parents=True, exist_ok=True)
+        table.to_csv(predictions)
+    if annotated is not None:
+        obs[table.columns[:2]] = table.iloc[:, :2]
+        _copy_with_obs(path, annotated, obs)
+    return table
+
+
+def _predict_chunk(model, matrix, obs: pd.DataFrame, var: pd.DataFrame, layer: str | None, rows: slice):
+    """Probabilities of one contiguous chunk of cells, read from disk as an in-memory AnnData."""
+    counts = matrix[rows]  # one contiguous read
+    chunk = ad.AnnData(
+        X=counts if layer is None else None,
+        layers={} if layer is None else {layer: counts},
+        obs=obs.iloc[rows],
+        var=var,
+    )
+    probabilities = model.predict(chunk, soft=True)
+    if model.get_anndata_manager(chunk) is not None:  # scvi-tools models register each AnnData they see
+        model.deregister_manager(chunk)
+    return probabilities.set_axis(chunk.obs_names).astype(np.float32)
+
+
+def _copy_with_obs(source: str | Path, target: str | Path, obs: pd.DataFrame) -> None:
+    """Copy an ``.h5ad`` file byte for byte and replace its ``obs``."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, target)
+    with h5py.File(target, "r+") as f:
+        del f["obs"]
+        write_elem(f, "obs", obs)

@@ -1,0 +1,69 @@
+"""Models set up on a backed h5ad (anndata's backed="r"): same model as in memory, training and inference work."""
+
+from __future__ import annotations
+
+import warnings
+
+import anndata as ad
+import numpy as np
+import pytest
+from sklearn.feature_selection import f_classif
+
+import celltyper as ct
+from celltyper.model._streaming import ClassStatistics, row_chunks
+from celltyper.model._transformer import _log1p_cp10k
+
+SMALL = {"n_genes": 100, "n_tokens": 16, "d_model": 16, "n_layers": 1}
+
+
+@pytest.fixture(scope="module")
+def on_disk(tmp_path_factory):
+    """Simulated counts in X of an h5ad file, and the same cells in memory."""
+    adata = ct.datasets.simulate(n_cells=300, n_genes=150, n_types=3, seed=1)
+    del adata.layers["counts"]
+    path = tmp_path_factory.mktemp("backed") / "cells.h5ad"
+    adata.write_h5ad(path)
+    return path, adata
+
+
+def test_chunked_f_statistic_matches_scikit_learn(on_disk):
+    _, adata = on_disk
+    codes = adata.obs["cell_type"].cat.codes.to_numpy().copy()
+    codes[::5] = 3  # unlabeled cells are skipped
+    chunks = ((_log1p_cp10k(chunk), codes[rows]) for rows, chunk in row_chunks(adata.X, chunk_size=70))
+    statistics = ClassStatistics.accumulate(chunks, 3)
+    labelled = codes < 3
+    e = _log1p_cp10k(adata.X[labelled])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = np.nan_to_num(f_classif(e.astype(np.float64), codes[labelled])[0], nan=-1.0)
+    np.testing.assert_allclose(statistics.f_statistic(), expected, rtol=1e-4)
+    np.testing.assert_allclose(statistics.mean(), np.asarray(e.mean(0)).ravel(), rtol=1e-5)
+    assert statistics.n.tolist() == np.bincount(codes[labelled], minlength=3).tolist()
+
+
+def test_transformer_on_backed_file(on_disk):
+    path, adata = on_disk
+    backed = ad.read_h5ad(path, backed="r")
+    ct.CellTypeTransformer.setup_anndata(backed, labels_key="cell_type")
+    model = ct.CellTypeTransformer(backed, **SMALL)
+    ct.CellTypeTransformer.setup_anndata(adata, labels_key="cell_type")
+    in_memory = ct.CellTypeTransformer(adata, **SMALL)
+    assert (model.module.gene_index == in_memory.module.gene_index).all()
+    np.testing.assert_allclose(model.module.gene_mean, in_memory.module.gene_mean, rtol=1e-5)
+
+    model.train(max_epochs=2, enable_progress_bar=False)
+    probabilities = model.predict(soft=True, batch_size=64)  # the backed reference, read 64 cells at a time
+    np.testing.assert_allclose(probabilities.to_numpy(), model.predict(adata, soft=True).to_numpy(), atol=1e-5)
+    assert backed.isbacked
+
+
+def test_countvae_on_backed_file(on_disk):
+    path, adata = on_disk
+    backed = ad.read_h5ad(path, backed="r")
+    ct.CountVAE.setup_anndata(backed, batch_key="batch")
+    model = ct.CountVAE(backed, n_hidden=16, gene_likelihood="nb")
+    model.train(max_epochs=2, enable_progress_bar=False)
+    latent = model.get_latent_representation()
+    assert latent.shape == (300, 10) and np.isfinite(latent).all()
+    np.testing.assert_allclose(latent, model.get_latent_representation(adata.copy()), atol=1e-5)

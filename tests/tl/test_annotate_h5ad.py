@@ -1,0 +1,73 @@
+"""Streaming annotation of an h5ad file: same answers as in memory, one chunk at a time, the file left as it was."""
+
+from __future__ import annotations
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+
+import celltyper as ct
+
+SMALL = {"n_genes": 100, "n_tokens": 16, "d_model": 16, "n_layers": 1}
+
+
+@pytest.fixture(scope="module")
+def model_and_query(tmp_path_factory):
+    """A small transformer trained on simulated cells, and a query file (raw counts in X, genes shuffled)."""
+    reference = ct.datasets.simulate(n_cells=400, n_genes=150, n_types=3, seed=0)
+    ct.CellTypeTransformer.setup_anndata(reference, labels_key="cell_type", layer="counts")
+    model = ct.CellTypeTransformer(reference, **SMALL)
+    model.train(max_epochs=3, enable_progress_bar=False)
+    query = ct.datasets.simulate(n_cells=250, n_genes=150, n_types=3, seed=0)[:, ::-1].copy()
+    path = tmp_path_factory.mktemp("query") / "query.h5ad"
+    query.write_h5ad(path)
+    return model, query, path
+
+
+def test_same_predictions_as_in_memory_one_chunk_at_a_time(model_and_query, tmp_path, monkeypatch):
+    model, query, path = model_and_query
+    chunk_sizes = []
+    predict = model.predict
+
+    def recording_predict(adata, **kwargs):
+        chunk_sizes.append(adata.n_obs)
+        return predict(adata, **kwargs)
+
+    monkeypatch.setattr(model, "predict", recording_predict)
+    table = ct.tl.annotate_h5ad(
+        model, path, annotated=tmp_path / "annotated.h5ad", predictions=tmp_path / "p.csv", chunk_size=60
+    )
+    assert chunk_sizes == [60, 60, 60, 60, 10]
+    expected = predict(query, soft=True)
+    np.testing.assert_allclose(table[[f"p_{c}" for c in expected.columns]].to_numpy(), expected.to_numpy(), atol=1e-5)
+    assert (table["celltyper_prediction"].astype(str).to_numpy() == expected.idxmax(axis=1).to_numpy()).all()
+    assert table.index.equals(query.obs_names)
+
+    written = pd.read_csv(tmp_path / "p.csv", index_col=0)
+    np.testing.assert_allclose(written["celltyper_confidence"], table["celltyper_confidence"], rtol=1e-6)
+    annotated = ad.read_h5ad(tmp_path / "annotated.h5ad")
+    assert (annotated.obs["celltyper_prediction"] == table["celltyper_prediction"]).all()
+    assert (annotated.obs["cell_type"] == query.obs["cell_type"]).all()
+    assert (annotated.layers["counts"] != query.layers["counts"]).nnz == 0
+    assert "celltyper_prediction" not in ad.read_h5ad(path).obs  # the input file is untouched
+
+
+def test_unknown_threshold_and_bad_arguments(model_and_query):
+    model, _, path = model_and_query
+    table = ct.tl.annotate_h5ad(model, path, unknown_threshold=0.9, chunk_size=100)
+    unsure = table["celltyper_confidence"] < 0.9
+    assert (table.loc[unsure, "celltyper_prediction"] == "Unknown").all()
+    assert (table.loc[~unsure, "celltyper_prediction"] != "Unknown").all()
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        ct.tl.annotate_h5ad(model, path, unknown_threshold=1.5)
+    with pytest.raises(ValueError, match="positive number of cells"):
+        ct.tl.annotate_h5ad(model, path, chunk_size=0)
+
+
+def test_missing_layer_is_a_clear_error(model_and_query, tmp_path):
+    model, query, _ = model_and_query
+    no_layer = tmp_path / "x_only.h5ad"
+    ad.AnnData(X=query.layers["counts"], obs=query.obs, var=query.var).write_h5ad(no_layer)
+    with pytest.raises(KeyError, match="has no layers/counts"):
+        ct.tl.annotate_h5ad(model, no_layer)
