@@ -2,8 +2,8 @@
 
 from importlib.metadata import version
 
-from . import datasets, pl, pp, tl
+from . import benchmark, datasets, pl, pp, tl
 from .model import CellTypeTransformer, CountVAE
 
-__all__ = ["CellTypeTransformer", "CountVAE", "datasets", "pl", "pp", "tl"]
+__all__ = ["CellTypeTransformer", "CountVAE", "benchmark", "datasets", "pl", "pp", "tl"]
 __version__ = version("celltyper")

@@ -14,7 +14,6 @@ import torch
 from tqdm.auto import tqdm
 
 from . import _figures
-from ._integration import integration_scores
 from ._measure import PeakMemory
 from ._methods import METHODS, Budget, MethodOutput
 from ._metrics import classification_metrics, expected_calibration_error
@@ -84,6 +83,18 @@ def _score(task: Task, output: MethodOutput) -> dict:
     scores = classification_metrics(truth, predicted, labels=sorted(set(truth)))
     scores["ece"] = expected_calibration_error(truth, probabilities.to_numpy(), classes)
     return scores
+
+
+def _integration_scores(task: Task, latents: dict[str, np.ndarray], out: Path):
+    """scib-metrics scores, imported here so that ``import celltyper`` does not load scib-metrics and jax."""
+    try:
+        from ._integration import integration_scores
+    except ImportError as error:
+        raise ImportError(
+            f"Scoring latent spaces needs scib-metrics ({error}). Install it with pip install 'celltyper[benchmark]', "
+            "or run without it (scib=False; --scib false on the command line)."
+        ) from error
+    return integration_scores(task, latents, out)
 
 
 def _row(task: Task, method: str, output: MethodOutput, peak_gib: float) -> dict:
@@ -177,7 +188,7 @@ def run_benchmark(
                 score = row.get("macro_f1", float("nan"))
                 tqdm.write(f"{task.name:28s} {method:18s} macro-F1 {score:.3f}  train {row['train_seconds']:.0f} s")
         if scib and latents:
-            scores = integration_scores(task, latents, out)
+            scores = _integration_scores(task, latents, out)
             for method, values in scores.iterrows():
                 task_rows[method].update({k: float(v) for k, v in values.items()})
         if umap and latents:
