@@ -64,8 +64,9 @@ def write_docs_page(results_dir: str | Path, page: str | Path) -> Path:
         results["command"],
         "```",
         "",
-        f"Measured {results['date']} on {results['machine']}; {versions}. Budget: {settings}. Best value of each "
-        f"column in bold. Full outputs: [`results.json`]({link}/results.json), [`report.md`]({link}/report.md).",
+        f"Measured {results['date']} on {results['machine']} at commit {results.get('commit')}; {versions}. "
+        f"Budget: {settings}. Best value of each column in bold. Full outputs: [`results.json`]({link}/results.json), "
+        f"[`report.md`]({link}/report.md).",
         "",
         f"![summary]({link}/summary.png)",
         "",

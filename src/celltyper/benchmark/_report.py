@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import platform
+import subprocess
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
@@ -23,6 +24,27 @@ def package_versions() -> dict[str, str]:
         except PackageNotFoundError:
             continue
     return found
+
+
+def source_commit() -> str | None:
+    """The git commit of the celltyper checkout the results come from (``None`` outside a git checkout)."""
+    try:
+        found = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"],
+        cwd=Path(__file__).parent,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    return found.stdout.strip() + (" (with uncommitted changes)" if dirty else "")
 
 
 def markdown_table(frame: pd.DataFrame, higher_is_better: dict[str, bool]) -> str:
@@ -84,6 +106,7 @@ def write_results(
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {platform.system()}",
         "versions": package_versions(),
+        "commit": source_commit(),
         "settings": settings or {},
     }
     (out / "results.json").write_text(json.dumps({**meta, "rows": list(rows)}, indent=2, default=str))
@@ -98,7 +121,8 @@ def write_results(
         "",
         f"Command: `{command}`",
         "",
-        f"Date: {meta['date']}; versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()),
+        f"Date: {meta['date']}; commit: {meta['commit']}; versions: "
+        + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()),
         "",
     ]
     if settings:
