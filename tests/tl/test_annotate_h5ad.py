@@ -71,3 +71,19 @@ def test_missing_layer_is_a_clear_error(model_and_query, tmp_path):
     ad.AnnData(X=query.layers["counts"], obs=query.obs, var=query.var).write_h5ad(no_layer)
     with pytest.raises(KeyError, match="has no layers/counts"):
         ct.tl.annotate_h5ad(model, no_layer)
+
+
+def test_semisupervised_countvae_streams_and_forgets_the_chunks(tmp_path):
+    from celltyper.model import SemiSupervisedCountVAE
+
+    reference = ct.datasets.simulate(n_cells=300, n_genes=100, n_types=3, seed=2)
+    SemiSupervisedCountVAE.setup_anndata(reference, labels_key="cell_type", layer="counts", batch_key="batch")
+    model = SemiSupervisedCountVAE(reference, n_hidden=16)
+    model.train(max_epochs=2, enable_progress_bar=False)
+    path = tmp_path / "query.h5ad"
+    reference.write_h5ad(path)
+    managers = len(model._per_instance_manager_store[model.id])
+    table = ct.tl.annotate_h5ad(model, path, chunk_size=70)
+    expected = model.predict(reference.copy(), soft=True)
+    np.testing.assert_allclose(table[[f"p_{c}" for c in expected.columns]].to_numpy(), expected.to_numpy(), atol=1e-5)
+    assert len(model._per_instance_manager_store[model.id]) == managers + 1  # the copy above; no chunk is kept

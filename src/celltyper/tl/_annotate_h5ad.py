@@ -111,8 +111,9 @@ def _predict_chunk(model, matrix, obs: pd.DataFrame, var: pd.DataFrame, layer: s
         var=var,
     )
     probabilities = model.predict(chunk, soft=True)
-    if model.get_anndata_manager(chunk) is not None:  # scvi-tools models register each AnnData they see
-        model.deregister_manager(chunk)
+    manager = model.get_anndata_manager(chunk)
+    if manager is not None:  # scvi-tools models keep (the manager of) every AnnData they predicted: drop the chunk
+        model._per_instance_manager_store[model.id].pop(manager.adata_uuid, None)
     return probabilities.set_axis(chunk.obs_names).astype(np.float32)
 
 
