@@ -35,8 +35,9 @@ class Budget:
     Attributes
     ----------
     max_epochs
-        Training epochs of every VAE on the reference (SCVI, CountVAE, the model of ``transfer_labels``); all of them
-        train exactly this long, with KL warm-up over the first half and no early stopping.
+        Training epochs on the reference. Every VAE (SCVI, CountVAE, the model of ``transfer_labels``) trains exactly
+        this long, with KL warm-up over the first half and no early stopping; CellTypeTransformer at most this long
+        (it stops early on validation macro-F1).
     query_epochs
         Epochs of scArches query mapping (SCVI, SCANVI, CountVAE, ``transfer_labels``).
     batch_size
@@ -240,7 +241,7 @@ def run_logreg(task: Task, budget: Budget, cache: Cache) -> MethodOutput:
 
 
 def run_transformer(task: Task, budget: Budget, cache: Cache) -> MethodOutput:
-    """CellTypeTransformer of celltyper with its defaults (its own epochs and early stopping)."""
+    """CellTypeTransformer of celltyper: its defaults, at most ``budget.max_epochs`` (it stops early on its own)."""
     reference, query = task.reference, task.query
     scvi.settings.seed = budget.seed
     ct.CellTypeTransformer.setup_anndata(
@@ -249,7 +250,7 @@ def run_transformer(task: Task, budget: Budget, cache: Cache) -> MethodOutput:
     model = ct.CellTypeTransformer(reference)
     timer = EpochTimer()
     start = time.perf_counter()
-    model.train(**_train_kwargs(budget, timer))
+    model.train(max_epochs=budget.max_epochs, **_train_kwargs(budget, timer))
     train_seconds = time.perf_counter() - start
     start = time.perf_counter()
     probabilities = model.predict(query, soft=True)

@@ -12,7 +12,7 @@ from celltyper import benchmark
 from ._config import ConfigError
 
 #: Epoch budgets when the config leaves them out: ``--quick`` must finish in a few minutes on 2 CPU cores.
-QUICK_BUDGET = {"max_epochs": 15, "query_epochs": 10}
+QUICK_BUDGET = {"max_epochs": 10, "query_epochs": 5}
 FULL_BUDGET = {"max_epochs": 40, "query_epochs": 20}
 
 
