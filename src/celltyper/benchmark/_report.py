@@ -48,12 +48,13 @@ def source_commit() -> str | None:
 
 
 def markdown_table(frame: pd.DataFrame, higher_is_better: dict[str, bool]) -> str:
-    """A markdown table with the best value of each scored column in bold."""
+    """A markdown table, numbers to 3 significant digits, with the best value of each scored column in bold."""
     shown = frame.copy()
-    for column, higher in higher_is_better.items():
-        if column not in shown or not pd.api.types.is_numeric_dtype(shown[column]):
+    for column in shown.columns:
+        if not pd.api.types.is_float_dtype(shown[column]):
             continue
-        best = shown[column].max() if higher else shown[column].min()
+        higher = higher_is_better.get(column)
+        best = None if higher is None else (shown[column].max() if higher else shown[column].min())
         shown[column] = ["" if pd.isna(v) else (f"**{v:.3g}**" if v == best else f"{v:.3g}") for v in frame[column]]
     header = "| " + " | ".join(shown.columns) + " |"
     rule = "|" + "|".join("---" for _ in shown.columns) + "|"
