@@ -139,7 +139,13 @@ def main(argv: list[str] | None = None) -> Path:
     """Run every method on every task and write the report."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", required=True, help="folder for results.json, report.md and the PNGs")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the Zheng split and of every method")
+    parser.add_argument(
+        "--transformer-seed",
+        type=int,
+        default=None,
+        help="seed of the transformer's weights and sampler (default: --seed)",
+    )
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
     parser.add_argument("--threads", type=int, default=2, help="torch threads (the target machine has 2 cores)")
@@ -160,8 +166,10 @@ def main(argv: list[str] | None = None) -> Path:
         for method in args.methods:
             cpu_start = time.process_time()
             extra = {"model_kwargs": args.model_kwargs, "train_kwargs": args.train_kwargs}
+            transformer = method == "CellTypeTransformer"
+            seed = args.seed if args.transformer_seed is None or not transformer else args.transformer_seed
             predicted, train_s, predict_s = RUNNERS[method](
-                ref.copy(), query.copy(), args.seed, **(extra if method == "CellTypeTransformer" else {})
+                ref.copy(), query.copy(), seed, **(extra if transformer else {})
             )
             cpu_s = time.process_time() - cpu_start
             scores = classification_metrics(truth, predicted, labels=labels)
@@ -215,6 +223,7 @@ def main(argv: list[str] | None = None) -> Path:
         group_by=("task",),
         settings={
             "seed": args.seed,
+            "transformer_seed": args.seed if args.transformer_seed is None else args.transformer_seed,
             "torch_threads": args.threads,
             "genes": "all genes of each dataset",
             "transformer_model_kwargs": args.model_kwargs,

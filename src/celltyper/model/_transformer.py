@@ -101,6 +101,9 @@ class CellTypeTransformer(UnsupervisedTrainingMixin, BaseModelClass):
         Add one token that is a linear map of every gene (the logistic-regression view of the cell).
     label_smoothing
         Label smoothing of the cross entropy.
+    linear_head
+        Add a second head, a linear map of the ``n_genes`` expression values (logistic regression, trained jointly with
+        its own cross entropy and the same gene masking); predictions average the two heads' log-probabilities.
 
     Examples
     --------
@@ -130,6 +133,7 @@ class CellTypeTransformer(UnsupervisedTrainingMixin, BaseModelClass):
         gene_dropout: float = 0.6,
         all_genes_token: bool = True,
         label_smoothing: float = 0.1,
+        linear_head: bool = True,
     ):
         super().__init__(adata, registry)
         X = self.adata_manager.get_from_registry(REGISTRY_KEYS.X_KEY)
@@ -161,6 +165,7 @@ class CellTypeTransformer(UnsupervisedTrainingMixin, BaseModelClass):
             gene_dropout=gene_dropout,
             all_genes_token=all_genes_token,
             label_smoothing=label_smoothing,
+            linear_head=linear_head,
         )
         # F statistic and mean of log1p(CP10k) over the labelled cells, chunk by chunk (a backed X is never loaded)
         chunks = ((_log1p_cp10k(chunk), labels[rows]) for rows, chunk in row_chunks(X))
