@@ -36,7 +36,11 @@ def test_annotates_the_query_and_leaves_its_data_alone(split):
     confidence = query.obs["celltyper_confidence"].to_numpy()
     assert ((confidence >= 0) & (confidence <= 1)).all()
     assert (prediction.astype(str).to_numpy()[confidence < 0.5] == "Unknown").all()
-    assert (prediction.astype(str).to_numpy() == truth).mean() > 0.6  # chance: 1/3
+    novelty = query.obs["celltyper_novelty"].to_numpy()
+    assert ((novelty >= 0) & (novelty <= 1)).all() and np.array_equal(novelty, result.novelty)
+    assert (prediction.astype(str).to_numpy()[novelty > 0.9] == "Unknown").all()
+    top = result.probabilities.idxmax(axis=1).to_numpy()  # the cell type before the Unknown calls
+    assert (top == truth).mean() > 0.6  # chance: 1/3
     assert query.obsm["X_celltyper"].shape == (query.n_obs, 20)
     assert {"celltyper_majority_voting", "celltyper_cluster", "celltyper_cluster_agreement"} <= set(query.obs)
     assert result.calibration.n_cells > 0 and np.isfinite(result.calibration.ece_after)
@@ -79,6 +83,7 @@ def test_refuses_a_query_with_too_few_of_the_reference_genes(split):
         ({"layer": "raw"}, KeyError, "layer 'raw'"),
         ({"batch_key": "donor"}, KeyError, "batch_key 'donor'"),
         ({"unknown_threshold": 1.5}, ValueError, "unknown_threshold"),
+        ({"novelty_threshold": 0.0}, ValueError, "novelty_threshold"),
         ({"classifier": "forest"}, ValueError, "classifier"),
     ],
 )

@@ -4,6 +4,7 @@ from ._annotate_h5ad import annotate_h5ad
 from ._calibration import TemperatureScaling, fit_temperature
 from ._genes import GeneOverlap, align_genes
 from ._majority_voting import leiden_clusters, majority_vote
+from ._novelty import TypeDistance, novelty
 from ._shifted_genes import shifted_genes
 from ._transfer import TransferResult, transfer_labels
 
@@ -11,11 +12,13 @@ __all__ = [
     "GeneOverlap",
     "TemperatureScaling",
     "TransferResult",
+    "TypeDistance",
     "align_genes",
     "annotate_h5ad",
     "fit_temperature",
     "leiden_clusters",
     "majority_vote",
+    "novelty",
     "shifted_genes",
     "transfer_labels",
 ]

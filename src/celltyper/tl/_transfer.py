@@ -19,6 +19,7 @@ from celltyper.model import SemiSupervisedCountVAE
 from ._calibration import TemperatureScaling, fit_temperature
 from ._genes import MIN_GENE_OVERLAP, GeneOverlap, align_genes
 from ._majority_voting import leiden_clusters, majority_vote
+from ._novelty import TypeDistance, novelty
 from ._shifted_genes import shifted_genes
 
 logger = logging.getLogger(__name__)
@@ -49,8 +50,12 @@ class TransferResult:
         The temperature fitted on held-out reference cells, with the expected calibration error before and after.
     probabilities
         Calibrated class probabilities of every query cell (cells × cell types).
-    unknown_threshold
-        Cells whose calibrated confidence is below it were called ``"Unknown"``.
+    novelty
+        Per query cell, the share of held-out reference cells that lie closer to their nearest cell type in the latent
+        space (:func:`~celltyper.tl.novelty`): about 0.5 for a typical cell, 1 beyond every reference cell.
+    unknown_threshold, novelty_threshold
+        Cells whose calibrated confidence is below ``unknown_threshold``, or whose novelty is above
+        ``novelty_threshold``, were called ``"Unknown"``.
     """
 
     reference_model: SemiSupervisedCountVAE
@@ -59,7 +64,9 @@ class TransferResult:
     genes: GeneOverlap
     calibration: TemperatureScaling
     probabilities: pd.DataFrame = field(repr=False)
+    novelty: np.ndarray = field(repr=False)
     unknown_threshold: float
+    novelty_threshold: float
 
     @property
     def gene_overlap(self) -> float:
@@ -67,7 +74,9 @@ class TransferResult:
         return self.genes.fraction
 
 
-def _check_inputs(reference, query, labels_key, layer, batch_key, unknown_threshold, classifier, reference_model):
+def _check_inputs(
+    reference, query, labels_key, layer, batch_key, unknown_threshold, novelty_threshold, classifier, reference_model
+):
     if labels_key not in reference.obs:
         raise KeyError(f"labels_key {labels_key!r} is not a column of reference.obs (columns: {list(reference.obs)}).")
     for name, adata in (("reference", reference), ("query", query)):
@@ -81,6 +90,8 @@ def _check_inputs(reference, query, labels_key, layer, batch_key, unknown_thresh
         raise KeyError(f"batch_key {batch_key!r} is not a column of reference.obs.")
     if not 0 <= unknown_threshold < 1:
         raise ValueError(f"unknown_threshold must be in [0, 1), not {unknown_threshold}.")
+    if not 0 < novelty_threshold <= 1:
+        raise ValueError(f"novelty_threshold must be in (0, 1], not {novelty_threshold}.")
     if classifier not in ("vae", "transformer", "ensemble"):
         raise ValueError(f"classifier must be 'vae', 'transformer' or 'ensemble', not {classifier!r}.")
     if reference_model is not None and _CALIBRATION not in reference_model.adata.obs:
@@ -156,6 +167,15 @@ def _map_query(reference_model, query_data, max_epochs, train_kwargs) -> SemiSup
     return model
 
 
+def _novelty(reference_model, calibration_cells: np.ndarray, query_latent: np.ndarray) -> np.ndarray:
+    """Novelty of the query cells: type distances against those of the held-out reference cells."""
+    obs = reference_model.adata.obs
+    fitted = np.flatnonzero((obs[_LABELS] != UNKNOWN).to_numpy())  # labelled, not held out
+    distances = TypeDistance(reference_model.get_latent_representation(indices=fitted), obs[_LABELS].to_numpy()[fitted])
+    calibration_latent = reference_model.get_latent_representation(indices=calibration_cells)
+    return novelty(distances.distance(query_latent), distances.distance(calibration_latent))
+
+
 def _train_transformer(reference_data, layer, train_kwargs):
     from celltyper.model import CellTypeTransformer
 
@@ -173,6 +193,7 @@ def transfer_labels(
     layer: str | None = None,
     batch_key: str | None = None,
     unknown_threshold: float = 0.5,
+    novelty_threshold: float = 0.9,
     majority_voting: bool = False,
     key_added: str = "celltyper",
     classifier: Classifier = "vae",
@@ -181,7 +202,7 @@ def transfer_labels(
     max_gene_shift: float | None = 0.25,
     min_gene_overlap: float = MIN_GENE_OVERLAP,
     calibration_fraction: float = 0.1,
-    max_epochs: int = 100,
+    max_epochs: int = 50,
     query_max_epochs: int = 50,
     model_kwargs: dict | None = None,
     train_kwargs: dict | None = None,
@@ -200,9 +221,11 @@ def transfer_labels(
        whose labels are hidden.
     3. **Query mapping.** scArches surgery: the model gets new batch slots for the query's batches, and only those
        weights train on the query (the reference's weights and the classifier stay frozen).
-    4. **Confidence.** A temperature is fitted on the held-out reference cells (ECE before / after in
-       ``result.calibration``); the confidence of a cell is its calibrated top-class probability, and cells below
-       ``unknown_threshold`` are called ``"Unknown"``.
+    4. **Confidence and novelty.** A temperature is fitted on the held-out reference cells (ECE before / after in
+       ``result.calibration``); the confidence of a cell is its calibrated top-class probability. Its novelty is how
+       far it lies from the nearest reference type in the latent space (Mahalanobis distance to per-type Gaussians,
+       :class:`~celltyper.tl.TypeDistance`), as the share of held-out reference cells that lie closer to theirs.
+       Cells with confidence below ``unknown_threshold`` or novelty above ``novelty_threshold`` are ``"Unknown"``.
     5. **Majority voting** (optional): every Leiden cluster of the query's latent space gets its majority label.
 
     Parameters
@@ -221,6 +244,9 @@ def transfer_labels(
         distinct from the reference's even when the names coincide.
     unknown_threshold
         Calibrated confidence below which a cell is ``"Unknown"`` (0: never).
+    novelty_threshold
+        Novelty above which a cell is ``"Unknown"`` (1: never). 0.9 calls a cell unknown when it lies further from every
+        reference type than 90 % of the held-out reference cells do from theirs.
     majority_voting
         Also write the majority label of each Leiden cluster of the query.
     key_added
@@ -262,6 +288,7 @@ def transfer_labels(
 
     - ``obs[f"{key_added}_prediction"]``: cell type, or ``"Unknown"`` (categorical).
     - ``obs[f"{key_added}_confidence"]``: calibrated probability of the top cell type (float in [0, 1]).
+    - ``obs[f"{key_added}_novelty"]``: share of held-out reference cells closer to their nearest type (in [0, 1]).
     - ``obsm[f"X_{key_added}"]``: the cell's position in the reference's latent space (posterior mean).
     - with ``majority_voting``: ``obs[f"{key_added}_majority_voting"]`` (cluster majority label),
       ``obs[f"{key_added}_cluster"]`` (Leiden cluster) and ``obs[f"{key_added}_cluster_agreement"]`` (share of the
@@ -274,7 +301,8 @@ def transfer_labels(
     >>> query.obs["celltyper_prediction"].value_counts()
     >>> res.gene_overlap, res.calibration
     """
-    _check_inputs(reference, query, labels_key, layer, batch_key, unknown_threshold, classifier, reference_model)
+    thresholds = unknown_threshold, novelty_threshold
+    _check_inputs(reference, query, labels_key, layer, batch_key, *thresholds, classifier, reference_model)
     scvi.settings.seed = random_state
 
     if reference_model is None:
@@ -324,13 +352,13 @@ def transfer_labels(
         calibration.transform(query_probabilities.to_numpy()), index=query.obs_names, columns=classes
     )
     confidence = probabilities.max(axis=1).to_numpy()
-    prediction = np.where(
-        confidence < unknown_threshold, UNKNOWN, np.asarray(classes, dtype=object)[probabilities.to_numpy().argmax(1)]
-    )
     latent = query_model.get_latent_representation(query_data)
-
+    query_novelty = _novelty(reference_model, calibration_cells, latent)
+    unknown = (confidence < unknown_threshold) | (query_novelty > novelty_threshold)
+    prediction = np.where(unknown, UNKNOWN, np.asarray(classes, dtype=object)[probabilities.to_numpy().argmax(1)])
     query.obs[f"{key_added}_prediction"] = pd.Categorical(prediction, categories=[*classes, UNKNOWN])
     query.obs[f"{key_added}_confidence"] = confidence
+    query.obs[f"{key_added}_novelty"] = query_novelty
     query.obsm[f"X_{key_added}"] = latent
     if majority_voting:
         clusters = leiden_clusters(latent, resolution=leiden_resolution, random_state=random_state)
@@ -342,6 +370,7 @@ def transfer_labels(
         "labels_key": labels_key,
         "classifier": classifier,
         "unknown_threshold": unknown_threshold,
+        "novelty_threshold": novelty_threshold,
         "gene_overlap": genes.fraction,
         "n_reference_genes": genes.n_reference_genes,
         "n_genes_found": genes.n_found,
@@ -365,5 +394,7 @@ def transfer_labels(
         genes=genes,
         calibration=calibration,
         probabilities=probabilities,
+        novelty=query_novelty,
         unknown_threshold=unknown_threshold,
+        novelty_threshold=novelty_threshold,
     )
