@@ -166,7 +166,9 @@ class BackedDataLoader(DataLoader):
             indices = np.flatnonzero(indices)
         # in file order, so that the cells of a block are neighbours on disk
         dataset = BackedDataset(adata_manager, np.sort(indices), data_and_attributes)
-        sampler = BlockBatchSampler(len(dataset), batch_size, min(block_size, batch_size), shuffle, drop_last)
+        sampler = kwargs.pop("sampler", None)  # Lightning's distributed wrapper of our sampler, when it rebuilds us
+        if sampler is None:
+            sampler = BlockBatchSampler(len(dataset), batch_size, min(block_size, batch_size), shuffle, drop_last)
         super().__init__(dataset, sampler=sampler, batch_size=None, **kwargs)
 
 

@@ -72,7 +72,8 @@ class BalancedDataSplitter(DataSplitter):
         Seed of the split and of the sampler.
     **kwargs
         ``batch_size`` and what scvi-tools' training mixin passes (``train_size``, ``shuffle_set_split``,
-        ``distributed_sampler``, ``load_sparse_tensor``, …); only ``batch_size`` and ``load_sparse_tensor`` are used.
+        ``distributed_sampler``, ``load_sparse_tensor``, …); ``batch_size``, ``load_sparse_tensor`` and (for the
+        validation loader, under DDP) ``distributed_sampler`` are used.
     """
 
     data_loader_cls = staticmethod(anndata_loader)  # validation cells of a backed AnnData are read in blocks
@@ -85,7 +86,7 @@ class BalancedDataSplitter(DataSplitter):
         seed: int = 0,
         **kwargs,
     ):
-        for unused in ("train_size", "shuffle_set_split", "distributed_sampler"):
+        for unused in ("train_size", "shuffle_set_split"):  # distributed_sampler reaches the validation loader
             kwargs.pop(unused, None)
         labels = adata_manager.get_from_registry(REGISTRY_KEYS.LABELS_KEY).ravel()
         n_classes = adata_manager.get_state_registry(REGISTRY_KEYS.LABELS_KEY).categorical_mapping.shape[0] - 1
@@ -166,6 +167,8 @@ class ClassifierTrainingPlan(TrainModeMixin, ScviTrainingPlan):
             return
         predicted, true = (torch.cat(t) for t in zip(*self._validation_outputs, strict=True))
         self._validation_outputs.clear()
+        if self.trainer.world_size > 1:  # DDP: every process validated its share; score them all together
+            predicted, true = (self.all_gather(t).reshape(-1) for t in (predicted, true))
         f1 = []
         for code in true.unique():
             tp = ((predicted == code) & (true == code)).sum().item()
