@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 import warnings
 from collections.abc import Sequence
@@ -63,8 +64,10 @@ the reference cells in their latent space.
 
 **Where a method could do better.** The epoch budget is far below scvi-tools' own heuristic for small datasets
 (400 epochs for ≤ 20k cells), chosen to fit 2 CPU cores; every VAE would gain from more. Nothing is tuned per
-dataset. `train_seconds` includes query mapping; `peak_rss_gib` is the whole process's resident memory (the data
-loaded for every task included), sampled every 50 ms.
+dataset. Seconds are wall-clock and grow when other processes share the CPU (`load_average` above: the machine's
+1-minute load at the start and end of the run; 2 means both cores were busy). `train_seconds` includes query
+mapping; `peak_rss_gib` is the whole process's resident memory (the data loaded for every task included), sampled
+every 50 ms.
 
 **Metrics.** Accuracy and macro-F1 over the query's cell types; ECE of the top-class confidence (15 bins);
 scib-metrics' Benchmarker with its default metrics except kBET (it builds an index per label and latent: 225 of
@@ -155,6 +158,7 @@ def run_benchmark(
     The rows of ``results.json``: one per task × method.
     """
     budget = budget or Budget()
+    load_at_start = os.getloadavg()[0]
     methods = list(METHODS) if methods is None else list(methods)
     unknown = sorted(set(methods) - set(METHODS))
     if unknown:
@@ -209,6 +213,8 @@ def run_benchmark(
             **asdict(budget),
             "scanvi_epochs": budget.scanvi_epochs,
             "torch_threads": torch.get_num_threads(),
+            # other processes on the machine slow every method down: the 1-minute load average, start and end
+            "load_average": f"{load_at_start:.1f} → {os.getloadavg()[0]:.1f}",
         },
         notes="\n".join(["**Tasks.**", "", *(f"- `{t.name}`: {t.description}" for t in tasks), "", FAIRNESS]),
     )
