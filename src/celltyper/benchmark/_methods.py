@@ -221,7 +221,7 @@ def _run_countvae(gene_likelihood: str) -> Callable[[Task, Budget, Cache], Metho
     return run
 
 
-def _log_cp10k(adata: AnnData):
+def log_cp10k(adata: AnnData):
     """log1p(counts per 10,000) of ``layers["counts"]``, sparse (CellTypist's input)."""
     return sc.pp.log1p(sc.pp.normalize_total(adata, target_sum=1e4, layer="counts", inplace=False)["X"])
 
@@ -230,10 +230,10 @@ def run_logreg(task: Task, budget: Budget, cache: Cache) -> MethodOutput:
     """Logistic regression on log1p(CP10k) (scikit-learn, L2, C = 1): CellTypist's method."""
     reference, query = task.reference, task.query
     start = time.perf_counter()
-    model = LogisticRegression(max_iter=1000).fit(_log_cp10k(reference), reference.obs[task.labels_key].astype(str))
+    model = LogisticRegression(max_iter=1000).fit(log_cp10k(reference), reference.obs[task.labels_key].astype(str))
     train_seconds = time.perf_counter() - start
     start = time.perf_counter()
-    probabilities = model.predict_proba(_log_cp10k(query))
+    probabilities = model.predict_proba(log_cp10k(query))
     predict_seconds = time.perf_counter() - start
     return MethodOutput(
         pd.DataFrame(probabilities, index=query.obs_names, columns=model.classes_), None, train_seconds, predict_seconds
