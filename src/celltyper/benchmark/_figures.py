@@ -39,13 +39,20 @@ def training_curves(task: Task, method: str, history: dict, out: Path) -> Path |
     return path
 
 
-def umaps(task: Task, latents: dict[str, np.ndarray], out: Path) -> Path:
-    """``umap_<task>.png``: one row per latent space, coloured by label and by batch."""
+def umaps(task: Task, latents: dict[str, np.ndarray], out: Path, max_cells: int = 5000) -> Path:
+    """``umap_<task>.png``: one row per latent space, coloured by label and by batch.
+
+    Tasks larger than ``max_cells`` are drawn from one random subsample of that many cells (the same cells for every
+    latent): UMAP time grows faster than linearly with cells, and a few thousand cells show the structure.
+    """
     colors = [key for key in (task.labels_key, task.batch_key) if key is not None]
+    n_obs = task.adata.n_obs
+    cells = np.sort(np.random.default_rng(0).choice(n_obs, max_cells, replace=False)) if n_obs > max_cells else None
     fig, axes = plt.subplots(len(latents), len(colors), figsize=(5 * len(colors), 4 * len(latents)), squeeze=False)
     for row, (method, latent) in enumerate(latents.items()):
-        adata = AnnData(obs=task.adata.obs[colors].copy())
-        adata.obsm["latent"] = latent
+        obs = task.adata.obs[colors] if cells is None else task.adata.obs[colors].iloc[cells]
+        adata = AnnData(obs=obs.copy())
+        adata.obsm["latent"] = latent if cells is None else latent[cells]
         sc.pp.neighbors(adata, use_rep="latent", random_state=0)
         sc.tl.umap(adata, random_state=0)
         for col, key in enumerate(colors):

@@ -199,7 +199,16 @@ def run_benchmark(
         if umap and latents:
             _figures.umaps(task, latents, out)
         rows += task_rows.values()
+        # written after every task, so that a run stopped part-way keeps the tasks it finished
+        _write(rows, out, tasks, budget, command, load_at_start)
     bar.close()
+    return rows
+
+
+def _write(
+    rows: list[dict], out: Path, tasks: Sequence[Task], budget: Budget, command: str, load_at_start: float
+) -> None:
+    """``results.json``, ``report.md`` and ``summary.png`` of the rows so far."""
     _figures.summary(rows, out)
     write_results(
         rows,
@@ -218,4 +227,3 @@ def run_benchmark(
         },
         notes="\n".join(["**Tasks.**", "", *(f"- `{t.name}`: {t.description}" for t in tasks), "", FAIRNESS]),
     )
-    return rows
