@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
+from scvi.model.base import SemisupervisedTrainingMixin
 
 import celltyper as ct
 from celltyper.model import SemiSupervisedCountVAE
@@ -85,6 +87,14 @@ def test_semisupervised_surgery_keeps_the_classifier_and_predicts(split, tmp_pat
     assert list(probabilities.columns) == ["type_0", "type_1", "type_2"]
     np.testing.assert_allclose(probabilities.sum(1), 1, rtol=1e-5)
     assert (probabilities.idxmax(axis=1).to_numpy() == truth).mean() > 0.6  # chance: 1/3
+    # celltyper's direct predict gives scvi-tools' numbers, for all cells and for a subset in any order
+    scvi_probabilities = SemisupervisedTrainingMixin.predict(query_model, query, soft=True)
+    pd.testing.assert_frame_equal(probabilities, scvi_probabilities, rtol=1e-5)
+    subset = [7, 2, 40]
+    np.testing.assert_array_equal(
+        query_model.predict(query, indices=subset),
+        SemisupervisedTrainingMixin.predict(query_model, query, indices=subset),
+    )
 
 
 def test_refuses_covariates_that_surgery_would_misalign(split):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,22 +31,37 @@ class MatrixSummary:
 
 
 def summarize_matrix(X, chunk_size: int = 10_000) -> MatrixSummary:
-    """Scan ``X`` (dense, sparse or backed) in row chunks without densifying it."""
+    """Scan ``X`` (dense, sparse or backed) in row chunks without densifying it.
+
+    An in-memory sparse matrix is scanned through its stored values directly: slicing it into row chunks would copy
+    every value once more.
+    """
     n_nonfinite = n_negative = n_noninteger = n_zero_cells = 0
     max_value = -np.inf
-    for start in range(0, X.shape[0], chunk_size):
-        chunk = X[start : start + chunk_size]
-        values = chunk.data if sp.issparse(chunk) else np.asarray(chunk)
+    for values, row_sums in _values_and_row_sums(X, chunk_size):
         finite = np.isfinite(values)
-        n_nonfinite += int(values.size - finite.sum())
-        finite_values = values[finite]
-        n_negative += int((finite_values < 0).sum())
-        n_noninteger += int((finite_values != np.round(finite_values)).sum())
+        n_bad = values.size - np.count_nonzero(finite)
+        finite_values = values[finite] if n_bad else values  # copy only when there is something to drop
+        n_nonfinite += n_bad
+        n_negative += np.count_nonzero(finite_values < 0)
+        n_noninteger += np.count_nonzero(finite_values != np.round(finite_values))
         if finite_values.size:
             max_value = max(max_value, float(finite_values.max()))
-        row_sums = np.asarray(chunk.sum(axis=1)).ravel()
         n_zero_cells += int((row_sums == 0).sum())
     return MatrixSummary(n_nonfinite, n_negative, n_noninteger, n_zero_cells, max_value)
+
+
+def _values_and_row_sums(X, chunk_size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """``(stored values, row sums)`` chunk by chunk; every value and every row sum appears in exactly one chunk."""
+    if sp.issparse(X):
+        step = chunk_size * 1000
+        yield X.data[:step], np.asarray(X.sum(axis=1)).ravel()
+        for start in range(step, X.data.size, step):
+            yield X.data[start : start + step], np.zeros(0)
+        return
+    for start in range(0, X.shape[0], chunk_size):
+        chunk = X[start : start + chunk_size]
+        yield (chunk.data if sp.issparse(chunk) else np.asarray(chunk)), np.asarray(chunk.sum(axis=1)).ravel()
 
 
 def registered_location(adata_manager: AnnDataManager) -> str:

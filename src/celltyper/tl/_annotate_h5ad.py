@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import anndata as ad
@@ -27,9 +28,9 @@ def annotate_h5ad(
     """Predict the cell type of every cell of an ``.h5ad`` file, ``chunk_size`` cells at a time.
 
     Only ``obs`` and ``var`` are loaded; the counts the model reads (``X`` or the layer it was set up with) stay on
-    disk and are read one contiguous chunk at a time, predicted with ``model.predict(chunk, soft=True)`` and dropped.
-    Memory holds one chunk and the results (a few numbers per cell), never the whole query and never a dense matrix
-    of it.
+    disk and are read one contiguous chunk at a time, predicted with ``model.predict(chunk, soft=True)`` and dropped;
+    a second thread reads the next chunk while the model predicts the current one. Memory holds two chunks and the
+    results (a few numbers per cell), never the whole query and never a dense matrix of it.
 
     Parameters
     ----------
@@ -71,13 +72,20 @@ def annotate_h5ad(
         key = "X" if layer is None else f"layers/{layer}"
         if key not in f:
             raise KeyError(f"{path} has no {key}, where the model reads its counts (the layer it was set up with).")
+        if len(obs) == 0:
+            raise ValueError(f"{path} has no cells to annotate.")
         matrix = f[key] if isinstance(f[key], h5py.Dataset) else sparse_dataset(f[key])  # stays on disk
-        probabilities = pd.concat(
-            [
-                _predict_chunk(model, matrix, obs, var, layer, slice(start, start + chunk_size))
-                for start in range(0, len(obs), chunk_size)
-            ]
-        )
+        chunks = [slice(start, start + chunk_size) for start in range(0, len(obs), chunk_size)]
+        probabilities = []
+        # read-ahead: a second thread reads chunk i + 1 from disk while the model predicts chunk i
+        with ThreadPoolExecutor(max_workers=1) as reader:
+            next_counts = reader.submit(matrix.__getitem__, chunks[0])
+            for i, rows in enumerate(chunks):
+                counts = next_counts.result()
+                if i + 1 < len(chunks):
+                    next_counts = reader.submit(matrix.__getitem__, chunks[i + 1])
+                probabilities.append(_predict_chunk(model, counts, obs.iloc[rows], var, layer))
+        probabilities = pd.concat(probabilities)
     classes = probabilities.columns
     values = probabilities.to_numpy()
     prediction = pd.Categorical(classes[values.argmax(1)], categories=classes)
@@ -101,13 +109,12 @@ def annotate_h5ad(
     return table
 
 
-def _predict_chunk(model, matrix, obs: pd.DataFrame, var: pd.DataFrame, layer: str | None, rows: slice):
-    """Probabilities of one contiguous chunk of cells, read from disk as an in-memory AnnData."""
-    counts = matrix[rows]  # one contiguous read
+def _predict_chunk(model, counts, obs: pd.DataFrame, var: pd.DataFrame, layer: str | None) -> pd.DataFrame:
+    """Probabilities of one chunk of cells, read from disk into ``counts``, predicted as an in-memory AnnData."""
     chunk = ad.AnnData(
         X=counts if layer is None else None,
         layers={} if layer is None else {layer: counts},
-        obs=obs.iloc[rows],
+        obs=obs,
         var=var,
     )
     probabilities = model.predict(chunk, soft=True)
