@@ -90,13 +90,21 @@ def test_cli_benchmark(tmp_path, capsys):
     assert load_config("benchmark", "configs/benchmark.yaml")["h5ad"] == {}
     assert main(["benchmark", "--quick", "--methods", "transformerx"]) == 2
     assert "Unknown methods ['transformerx']" in capsys.readouterr().err
-    out = tmp_path / "bench"
+    out, scale = tmp_path / "bench", tmp_path / "scale"
+    scale.mkdir()
+    scale_row = {"method": "annotate_countvae", "n_cells": 1000, "seconds": 0.5, "cells_per_s": 2000, "peak_rss_gib": 1}
+    (scale / "scale.json").write_text(
+        json.dumps({"rows": [scale_row], "exponents": {}, "machine": "m", "command": "python benchmarks/scale.py"})
+    )
     code = main(
         ["benchmark", "--quick", "--methods", "logreg", "--tasks", "zheng_sorted/holdout_20", "--out", str(out)]
         + ["--umap", "false", "--scib", "false", "--docs-page", str(tmp_path / "benchmarks.md")]
+        + ["--scale-results", str(scale)]
     )
     assert code == 0
     rows = pd.DataFrame(json.loads((out / "results.json").read_text())["rows"])
     assert rows["task"].tolist() == ["zheng_sorted/holdout_20"] and rows["macro_f1"].iloc[0] > 0.6
-    assert "## zheng_sorted/holdout_20" in (tmp_path / "benchmarks.md").read_text()
+    page = (tmp_path / "benchmarks.md").read_text()
+    assert "## zheng_sorted/holdout_20" in page
+    assert "| `annotate_countvae` | 1,000 | 0.5 | 2,000 | 1.00 |" in page
     assert ct.datasets.zheng_sorted().n_obs == rows["n_reference"].iloc[0] + rows["n_query"].iloc[0]

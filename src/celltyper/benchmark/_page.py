@@ -33,7 +33,35 @@ def _verdict(group: pd.DataFrame, column: str) -> str | None:
     )
 
 
-def write_docs_page(results_dir: str | Path, page: str | Path) -> Path:
+def _scale_section(scale_dir: Path, page: Path) -> list[str]:
+    """Markdown of a ``benchmarks/scale.py`` run: its command, the table of rows and the fitted exponents."""
+    scale = json.loads((scale_dir / "scale.json").read_text())
+    link = Path(os.path.relpath(scale_dir, page.parent)).as_posix()
+    lines = [
+        "## Scale: a million cells on one machine",
+        "",
+        "Simulated counts (2,000 genes) in sparse `.h5ad` files, every (method, size) in its own process; details on "
+        f"the [scale page](scale.md). Measured on {scale['machine']}, with:",
+        "",
+        "```bash",
+        scale["command"],
+        "```",
+        "",
+        "| method | cells | seconds (one epoch / one pass) | cells / s | peak RSS (GiB) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for row in sorted(scale["rows"], key=lambda r: (r["method"], r["n_cells"])):
+        seconds = row.get("seconds_per_epoch", row.get("seconds"))
+        lines.append(
+            f"| `{row['method']}` | {row['n_cells']:,} | {seconds:.1f} | {row['cells_per_s']:,.0f} | "
+            f"{row['peak_rss_gib']:.2f} |"
+        )
+    exponents = [f"`{m}` {v:.2f}" for m, v in scale["exponents"].items() if v is not None]
+    lines += ["", f"Log-log slope of time against cells: {', '.join(exponents)}.", ""] if exponents else [""]
+    return [*lines, f"![time and peak memory against cells]({link}/scale.png)", ""]
+
+
+def write_docs_page(results_dir: str | Path, page: str | Path, scale_dir: str | Path | None = None) -> Path:
     """Write ``page`` (markdown for the docs) from ``results_dir/results.json`` and the PNGs next to it.
 
     Parameters
@@ -42,6 +70,8 @@ def write_docs_page(results_dir: str | Path, page: str | Path) -> Path:
         The ``out`` folder of a :func:`~celltyper.benchmark.run_benchmark` run.
     page
         Where to write the page; figures are linked relative to it.
+    scale_dir
+        The ``--out`` folder of a ``benchmarks/scale.py`` run (``scale.json``, ``scale.png``): adds its table.
 
     Returns
     -------
@@ -81,6 +111,8 @@ def write_docs_page(results_dir: str | Path, page: str | Path) -> Path:
         for kind, caption in (("umap", "UMAPs of every latent space"), ("scib", "scib-metrics table")):
             if (results_dir / f"{kind}_{stem}.png").is_file():
                 lines += [f"![{caption}]({link}/{kind}_{stem}.png)", ""]
+    if scale_dir is not None:
+        lines += _scale_section(Path(scale_dir), page)
     lines += [
         "## How the comparison is made",
         "",

@@ -75,6 +75,6 @@ def run_benchmark(config: dict) -> dict[str, Path]:
     )
     written = {"results": out / "results.json", "report": out / "report.md"}
     if config["docs_page"]:
-        written["docs_page"] = benchmark.write_docs_page(out, config["docs_page"])
+        written["docs_page"] = benchmark.write_docs_page(out, config["docs_page"], config["scale_results"])
     print(f"wrote {written['report']}", flush=True)
     return written

@@ -99,6 +99,7 @@ _BENCHMARK = {
     "umap": True,
     "scib": True,
     "docs_page": None,
+    "scale_results": None,
     "h5ad": {},
 }
 
