@@ -130,7 +130,7 @@ class CellTypeTransformer(UnsupervisedTrainingMixin, BaseModelClass):
         n_layers: int = 2,
         n_heads: int = 4,
         dropout: float = 0.1,
-        gene_dropout: float = 0.6,
+        gene_dropout: float = 0.3,
         all_genes_token: bool = True,
         label_smoothing: float = 0.1,
         linear_head: bool = True,
@@ -248,6 +248,7 @@ class CellTypeTransformer(UnsupervisedTrainingMixin, BaseModelClass):
         class_balance: float = 1.0,
         early_stopping: bool = True,
         early_stopping_patience: int = 10,
+        restore_best: bool = True,
         seed: int = 0,
         accelerator: str = "auto",
         devices: int | list[int] | str = "auto",
@@ -260,7 +261,7 @@ class CellTypeTransformer(UnsupervisedTrainingMixin, BaseModelClass):
         A class-stratified ``validation_size`` of the labelled cells is held out (every class with ≥ 2 cells keeps
         one there). Training draws class-balanced minibatches, uses AdamW with linear warmup and cosine decay, checks
         the validation macro-F1 every epoch, stops early when it has not improved for ``early_stopping_patience``
-        epochs, and ends with the weights of the best validation epoch.
+        epochs, and ends with the weights of the best validation epoch (``restore_best``).
 
         Parameters
         ----------
@@ -280,6 +281,8 @@ class CellTypeTransformer(UnsupervisedTrainingMixin, BaseModelClass):
             Stop when the validation macro-F1 stalls.
         early_stopping_patience
             Epochs without improvement before stopping.
+        restore_best
+            End with the weights of the epoch with the best validation macro-F1; ``False`` keeps the last epoch's.
         seed
             Seed of the split and the sampler (set ``scvi.settings.seed`` too for the weights).
         accelerator, devices
@@ -302,7 +305,9 @@ class CellTypeTransformer(UnsupervisedTrainingMixin, BaseModelClass):
             trainer_kwargs.setdefault("early_stopping_monitor", "validation_macro_f1")
             trainer_kwargs.setdefault("early_stopping_mode", "max")
             trainer_kwargs.setdefault("early_stopping_patience", early_stopping_patience)
-        callbacks = [*trainer_kwargs.pop("callbacks", []), RestoreBestWeights("validation_macro_f1", "max")]
+        callbacks = trainer_kwargs.pop("callbacks", [])
+        if restore_best:
+            callbacks = [*callbacks, RestoreBestWeights("validation_macro_f1", "max")]
         self.module.train()
         return super().train(
             max_epochs=max_epochs,
