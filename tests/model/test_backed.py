@@ -7,11 +7,13 @@ import warnings
 import anndata as ad
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from sklearn.feature_selection import f_classif
 
 import celltyper as ct
-from celltyper.model._streaming import ClassStatistics, row_chunks
+from celltyper.model._streaming import ClassStatistics, row_block, row_chunks
 from celltyper.model._transformer import _log1p_cp10k
+from celltyper.model._validation import summarize_matrix
 
 SMALL = {"n_genes": 100, "n_tokens": 16, "d_model": 16, "n_layers": 1}
 
@@ -67,3 +69,16 @@ def test_countvae_on_backed_file(on_disk):
     latent = model.get_latent_representation()
     assert latent.shape == (300, 10) and np.isfinite(latent).all()
     np.testing.assert_allclose(latent, model.get_latent_representation(adata.copy()), atol=1e-5)
+
+
+def test_row_blocks_and_value_checks_agree_with_plain_slicing():
+    X = sp.random(300, 40, density=0.3, format="csr", random_state=0, dtype=np.float32)
+    X.data = np.round(X.data * 10) + 1
+    for start, stop in ((0, 64), (256, 400), (100, 100)):
+        np.testing.assert_array_equal(row_block(X, start, stop).toarray(), X[start:stop].toarray())
+    X.data[[3, 4, 5, 7]] = [np.nan, np.inf, -2, 0.5]
+    X[10] = 0  # a cell without counts
+    for matrix in (X, X.toarray()):
+        summary = summarize_matrix(matrix, chunk_size=64)
+        assert (summary.n_nonfinite, summary.n_negative, summary.n_noninteger, summary.n_zero_cells) == (2, 1, 1, 1)
+        assert summary.max_value == 11

@@ -22,6 +22,16 @@ def row_chunks(X, chunk_size: int = CHUNK_SIZE) -> Iterator[tuple[slice, sp.csr_
         yield rows, sp.csr_matrix(X[rows], dtype=np.float32)
 
 
+def row_block(X, start: int, stop: int):
+    """Rows ``start:stop`` of ``X``; of an in-memory CSR matrix, a view of its arrays (scipy's slicing copies them)."""
+    if not (sp.issparse(X) and X.format == "csr"):
+        return X[start:stop]
+    stop = min(stop, X.shape[0])
+    first, last = X.indptr[start], X.indptr[stop]
+    shape = (stop - start, X.shape[1])
+    return sp.csr_matrix((X.data[first:last], X.indices[first:last], X.indptr[start : stop + 1] - first), shape=shape)
+
+
 @dataclass
 class ClassStatistics:
     """Per-class count, sum and sum of squares of every gene, accumulated chunk by chunk.

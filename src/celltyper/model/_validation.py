@@ -39,15 +39,20 @@ def summarize_matrix(X, chunk_size: int = 10_000) -> MatrixSummary:
     n_nonfinite = n_negative = n_noninteger = n_zero_cells = 0
     max_value = -np.inf
     for values, row_sums in _values_and_row_sums(X, chunk_size):
-        finite = np.isfinite(values)
-        n_bad = values.size - np.count_nonzero(finite)
-        finite_values = values[finite] if n_bad else values  # copy only when there is something to drop
-        n_nonfinite += n_bad
-        n_negative += np.count_nonzero(finite_values < 0)
-        n_noninteger += np.count_nonzero(finite_values != np.round(finite_values))
-        if finite_values.size:
-            max_value = max(max_value, float(finite_values.max()))
         n_zero_cells += int((row_sums == 0).sum())
+        if not values.size:
+            continue
+        low, high = values.min(), values.max()  # NaN or ±inf in the chunk makes one of them non-finite
+        if not (np.isfinite(low) and np.isfinite(high)):
+            finite = np.isfinite(values)
+            n_nonfinite += int(values.size - np.count_nonzero(finite))
+            values = values[finite]
+            if not values.size:
+                continue
+            low, high = values.min(), values.max()
+        n_negative += int(np.count_nonzero(values < 0)) if low < 0 else 0
+        n_noninteger += int(np.count_nonzero(values != np.round(values)))
+        max_value = max(max_value, float(high))
     return MatrixSummary(n_nonfinite, n_negative, n_noninteger, n_zero_cells, max_value)
 
 
