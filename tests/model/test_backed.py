@@ -11,7 +11,8 @@ import scipy.sparse as sp
 from sklearn.feature_selection import f_classif
 
 import celltyper as ct
-from celltyper.model._streaming import ClassStatistics, row_block, row_chunks
+from celltyper.model import SemiSupervisedCountVAE
+from celltyper.model._streaming import ClassStatistics, row_block, row_chunks, rows_at
 from celltyper.model._transformer import _log1p_cp10k
 from celltyper.model._validation import summarize_matrix
 
@@ -71,11 +72,27 @@ def test_countvae_on_backed_file(on_disk):
     np.testing.assert_allclose(latent, model.get_latent_representation(adata.copy()), atol=1e-5)
 
 
+def test_semisupervised_predict_on_backed_file_keeps_cells_in_order(on_disk):
+    path, adata = on_disk
+    backed = ad.read_h5ad(path, backed="r")
+    SemiSupervisedCountVAE.setup_anndata(backed, labels_key="cell_type")
+    model = SemiSupervisedCountVAE(backed, n_hidden=16)
+    model.train(max_epochs=2, enable_progress_bar=False)
+    in_memory = model.predict(adata.copy(), soft=True)
+    np.testing.assert_allclose(model.predict(soft=True).to_numpy(), in_memory.to_numpy(), atol=1e-5)
+    rows = [250, 3, 77, 4]  # not increasing: h5py reads them sorted; each cell must keep its own probabilities
+    subset = model.predict(indices=rows, soft=True)
+    assert subset.index.tolist() == adata.obs_names[rows].tolist()
+    np.testing.assert_allclose(subset.to_numpy(), in_memory.iloc[rows].to_numpy(), atol=1e-5)
+
+
 def test_row_blocks_and_value_checks_agree_with_plain_slicing():
     X = sp.random(300, 40, density=0.3, format="csr", random_state=0, dtype=np.float32)
     X.data = np.round(X.data * 10) + 1
     for start, stop in ((0, 64), (256, 400), (100, 100)):
         np.testing.assert_array_equal(row_block(X, start, stop).toarray(), X[start:stop].toarray())
+    rows = np.array([250, 3, 77, 4])
+    np.testing.assert_array_equal(rows_at(X, rows).toarray(), X[rows].toarray())
     X.data[[3, 4, 5, 7]] = [np.nan, np.inf, -2, 0.5]
     X[10] = 0  # a cell without counts
     for matrix in (X, X.toarray()):

@@ -26,7 +26,7 @@ from celltyper.module import SemiSupervisedCountVAEModule
 from celltyper.module._vae import GeneLikelihood
 from celltyper.train._semisupervised import SemiSupervisedTrainingPlan
 
-from ._streaming import row_block
+from ._streaming import row_block, rows_at
 from ._vae import CountVAE
 
 
@@ -264,7 +264,7 @@ class SemiSupervisedCountVAE(SemisupervisedTrainingMixin, CountVAE):
             for start in range(0, max(len(rows), 1), batch_size):  # one (maybe empty) block at least: the label count
                 # all cells: contiguous row blocks (views of an in-memory CSR matrix, one read of a backed one)
                 block = slice(start, start + batch_size) if indices is None else rows[start : start + batch_size]
-                x = row_block(counts, start, start + batch_size) if indices is None else counts[block]
+                x = row_block(counts, start, start + batch_size) if indices is None else rows_at(counts, block)
                 x = x.toarray() if sp.issparse(x) else np.asarray(x)
                 logits = self.module.classify(
                     torch.as_tensor(x, dtype=torch.float32),

@@ -32,6 +32,12 @@ def row_block(X, start: int, stop: int):
     return sp.csr_matrix((X.data[first:last], X.indices[first:last], X.indptr[start : stop + 1] - first), shape=shape)
 
 
+def rows_at(X, rows: np.ndarray):
+    """Rows ``rows`` of ``X`` in that order, read in increasing order (which backed h5py matrices require)."""
+    order = np.argsort(rows, kind="stable")
+    return X[rows[order]][np.argsort(order, kind="stable")]
+
+
 @dataclass
 class ClassStatistics:
     """Per-class count, sum and sum of squares of every gene, accumulated chunk by chunk.
