@@ -227,8 +227,10 @@ class SemiSupervisedCountVAE(SemisupervisedTrainingMixin, CountVAE):
 
         Reads the registered counts in row blocks of ``batch_size`` cells straight into the encoder, without
         scvi-tools' minibatch loader and without autograd: the same numbers as
-        :meth:`scvi.model.base.SemisupervisedTrainingMixin.predict`, several times faster on large queries. Models
-        set up with covariates, and the ``ig_interpretability`` / ``dataloader`` arguments, take scvi-tools' path.
+        :meth:`scvi.model.base.SemisupervisedTrainingMixin.predict`, several times faster on large queries, and on a
+        backed file each cell of an ``indices`` subset in any order keeps its own row (scvi-tools' path reads such a
+        subset sorted but labels it in the given order). Models set up with covariates, and the
+        ``ig_interpretability`` / ``dataloader`` arguments, take scvi-tools' path.
 
         Parameters
         ----------
@@ -255,8 +257,7 @@ class SemiSupervisedCountVAE(SemisupervisedTrainingMixin, CountVAE):
             return super().predict(adata, indices, soft, batch_size, use_posterior_mean, **kwargs)
         manager = self.get_anndata_manager(self._validate_anndata(adata), required=True)
         self.module.eval()
-        n_obs = manager.adata.n_obs
-        rows = np.arange(n_obs) if indices is None else np.asarray(indices, dtype=int)
+        rows = np.arange(manager.adata.n_obs) if indices is None else np.asarray(indices, dtype=int)
         counts = manager.get_from_registry(REGISTRY_KEYS.X_KEY)
         batches = np.asarray(manager.get_from_registry(REGISTRY_KEYS.BATCH_KEY)).reshape(-1, 1)
         probabilities = []
