@@ -263,9 +263,12 @@ class SemiSupervisedCountVAE(SemisupervisedTrainingMixin, CountVAE):
         probabilities = []
         with torch.inference_mode():
             for start in range(0, max(len(rows), 1), batch_size):  # one (maybe empty) block at least: the label count
-                # all cells: contiguous row blocks (views of an in-memory CSR matrix, one read of a backed one)
-                block = slice(start, start + batch_size) if indices is None else rows[start : start + batch_size]
-                x = row_block(counts, start, start + batch_size) if indices is None else rows_at(counts, block)
+                if indices is None:  # contiguous row blocks: views of an in-memory CSR matrix, one read of a backed one
+                    block = slice(start, start + batch_size)
+                    x = row_block(counts, start, start + batch_size)
+                else:
+                    block = rows[start : start + batch_size]
+                    x = rows_at(counts, block)
                 x = x.toarray() if sp.issparse(x) else np.asarray(x)
                 logits = self.module.classify(
                     torch.as_tensor(x, dtype=torch.float32),

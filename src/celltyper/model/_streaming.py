@@ -19,7 +19,7 @@ def row_chunks(X, chunk_size: int = CHUNK_SIZE) -> Iterator[tuple[slice, sp.csr_
     """
     for start in range(0, X.shape[0], chunk_size):
         rows = slice(start, min(start + chunk_size, X.shape[0]))
-        yield rows, sp.csr_matrix(X[rows], dtype=np.float32)
+        yield rows, sp.csr_matrix(row_block(X, rows.start, rows.stop), dtype=np.float32)
 
 
 def row_block(X, start: int, stop: int):
