@@ -15,7 +15,8 @@ CHUNK_SIZE = 10_000
 def row_chunks(X, chunk_size: int = CHUNK_SIZE) -> Iterator[tuple[slice, sp.csr_matrix]]:
     """Contiguous row blocks of ``X`` (dense, sparse or an ``anndata`` backed matrix) as float32 CSR.
 
-    A slice of a backed matrix is one contiguous read from disk, so a pass costs one read per chunk.
+    A slice of a backed matrix is one contiguous read from disk, so a pass costs one read per chunk. Blocks of an
+    in-memory float32 CSR matrix share its arrays: read them, do not modify them.
     """
     for start in range(0, X.shape[0], chunk_size):
         rows = slice(start, min(start + chunk_size, X.shape[0]))
