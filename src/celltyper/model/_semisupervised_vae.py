@@ -261,6 +261,7 @@ class SemiSupervisedCountVAE(SemisupervisedTrainingMixin, CountVAE):
         counts = manager.get_from_registry(REGISTRY_KEYS.X_KEY)
         batches = np.asarray(manager.get_from_registry(REGISTRY_KEYS.BATCH_KEY)).reshape(-1, 1)
         probabilities = []
+        dense_buffer = np.empty((min(batch_size, len(rows)), counts.shape[1]), dtype=np.float32)  # reused by blocks
         with torch.inference_mode():
             for start in range(0, max(len(rows), 1), batch_size):  # one (maybe empty) block at least: the label count
                 if indices is None:  # contiguous row blocks: views of an in-memory CSR matrix, one read of a backed one
@@ -269,15 +270,39 @@ class SemiSupervisedCountVAE(SemisupervisedTrainingMixin, CountVAE):
                 else:
                     block = rows[start : start + batch_size]
                     x = rows_at(counts, block)
-                x = x.toarray() if sp.issparse(x) else np.asarray(x)
-                logits = self.module.classify(
-                    torch.as_tensor(x, dtype=torch.float32),
-                    batch_index=torch.as_tensor(batches[block], dtype=torch.long),
-                    use_posterior_mean=use_posterior_mean,
+                encoder_input, library = self._encoder_input(x, dense_buffer)
+                inference = self.module.encode(
+                    encoder_input, library, torch.as_tensor(batches[block], dtype=torch.long, device=self.device)
                 )
+                logits = self.module.classify_posterior(inference, use_posterior_mean)
                 probabilities.append(torch.softmax(logits, dim=-1).cpu().numpy())
         probabilities = np.concatenate(probabilities)
         labels = np.asarray(self._label_mapping[: probabilities.shape[1]])
         if soft:
             return pd.DataFrame(probabilities, columns=labels, index=manager.adata.obs_names[rows])
         return labels[probabilities.argmax(1)]
+
+    def _encoder_input(self, counts, dense_buffer: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """What the encoder reads and the log library size, ``(cells, 1)``, of a block of counts.
+
+        Of sparse counts only the stored values are transformed (:meth:`CountVAEModule.model_input` maps 0 to 0),
+        then densified into the first rows of ``dense_buffer``, memory used again by every block (freshly allocated
+        memory costs more to fill): half the work of transforming the dense block when half the values are zero.
+        The returned encoder input shares memory with ``dense_buffer`` on the CPU.
+        """
+        if not sp.issparse(counts):
+            counts = torch.as_tensor(np.asarray(counts), dtype=torch.float32)
+            library = counts.sum(-1, keepdim=True).clamp(min=1.0)
+            return self.module.model_input(counts, library).to(self.device), library.log().to(self.device)
+        if not (counts.format == "csr" and counts.dtype == np.float32):  # the constructor would copy a view's arrays
+            counts = sp.csr_matrix(counts, dtype=np.float32)
+        library = torch.from_numpy(np.asarray(counts.sum(axis=1), dtype=np.float32)).clamp(min=1.0)
+        if self.module.gene_likelihood == "gaussian" and self.module.log_normalize:  # each value needs its library
+            value_library = np.repeat(library.numpy().ravel(), np.diff(counts.indptr))
+            values = self.module.model_input(torch.from_numpy(counts.data), torch.from_numpy(value_library))
+        else:  # log1p(counts): no library
+            values = self.module.model_input(torch.from_numpy(counts.data), library)
+        transformed = row_block(counts, 0, counts.shape[0])  # the same rows and columns, holding the new values
+        transformed.data = values.numpy()
+        dense = transformed.toarray(out=dense_buffer[: counts.shape[0]])
+        return torch.from_numpy(dense).to(self.device), library.log().to(self.device)

@@ -24,13 +24,19 @@ def row_chunks(X, chunk_size: int = CHUNK_SIZE) -> Iterator[tuple[slice, sp.csr_
 
 
 def row_block(X, start: int, stop: int):
-    """Rows ``start:stop`` of ``X``; of an in-memory CSR matrix, a view of its arrays (scipy's slicing copies them)."""
+    """Rows ``start:stop`` of ``X``; of an in-memory CSR matrix, a view of its arrays (scipy's slicing copies them).
+
+    The arrays are assigned to an empty matrix rather than passed to the constructor, which copies slices of a much
+    larger array (scipy's ``prune``).
+    """
     if not (sp.issparse(X) and X.format == "csr"):
         return X[start:stop]
     stop = min(stop, X.shape[0])
     first, last = X.indptr[start], X.indptr[stop]
-    shape = (stop - start, X.shape[1])
-    return sp.csr_matrix((X.data[first:last], X.indices[first:last], X.indptr[start : stop + 1] - first), shape=shape)
+    block = sp.csr_matrix((stop - start, X.shape[1]), dtype=X.dtype)
+    block.data, block.indices = X.data[first:last], X.indices[first:last]
+    block.indptr = X.indptr[start : stop + 1] - first
+    return block
 
 
 def rows_at(X, rows: np.ndarray):

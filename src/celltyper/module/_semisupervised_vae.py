@@ -78,8 +78,11 @@ class SemiSupervisedCountVAEModule(CountVAEModule):
         if batch_index is None:
             batch_index = torch.zeros(x.shape[0], 1, dtype=torch.long, device=x.device)
         inference = self.inference(x, batch_index, cat_covs=cat_covs, cont_covs=cont_covs)
-        z = inference["qz"].loc if use_posterior_mean else inference["z"]
-        return self.classifier(z)
+        return self.classify_posterior(inference, use_posterior_mean)
+
+    def classify_posterior(self, inference: dict[str, torch.Tensor], use_posterior_mean: bool = True) -> torch.Tensor:
+        """Logits of q(y | z) from the output of :meth:`inference` or :meth:`encode`."""
+        return self.classifier(inference["qz"].loc if use_posterior_mean else inference["z"])
 
     def loss(
         self,

@@ -176,7 +176,22 @@ class CountVAEModule(BaseModuleClass):
     ) -> dict[str, torch.Tensor | Normal]:
         """q(z | x): returns ``z`` (a sample), ``qz`` (the posterior) and the observed log ``library`` size."""
         library = torch.log(x.sum(-1, keepdim=True).clamp(min=1.0))  # (B, 1)
-        encoder_input = self.model_input(x, library.exp())
+        return self.encode(self.model_input(x, library.exp()), library, batch_index, cat_covs, cont_covs, n_samples)
+
+    def encode(
+        self,
+        encoder_input: torch.Tensor,
+        library: torch.Tensor,
+        batch_index: torch.Tensor,
+        cat_covs: torch.Tensor | None = None,
+        cont_covs: torch.Tensor | None = None,
+        n_samples: int = 1,
+    ) -> dict[str, torch.Tensor | Normal]:
+        """:meth:`inference` from what the encoder reads, :meth:`model_input` of the counts, and the log library.
+
+        A caller holding sparse counts can apply :meth:`model_input`, which maps 0 to 0, to the stored values alone
+        and densify afterwards; the result is the same as :meth:`inference` of the dense counts.
+        """
         categorical = self._categorical_input(batch_index, cat_covs)
         if self.encode_covariates:
             if cont_covs is not None:
