@@ -87,3 +87,43 @@ def test_semisupervised_countvae_streams_and_forgets_the_chunks(tmp_path):
     expected = model.predict(reference.copy(), soft=True)
     np.testing.assert_allclose(table[[f"p_{c}" for c in expected.columns]].to_numpy(), expected.to_numpy(), atol=1e-5)
     assert len(model._per_instance_manager_store[model.id]) == managers + 1  # the copy above; no chunk is kept
+
+
+def test_a_labels_column_of_the_query_is_not_read(tmp_path):
+    """The model predicts the labels: a query's own cell_type column, with types the model never saw, is ignored."""
+    from celltyper.model import SemiSupervisedCountVAE
+
+    reference = ct.datasets.simulate(n_cells=300, n_genes=100, n_types=3, seed=3)
+    SemiSupervisedCountVAE.setup_anndata(reference, labels_key="cell_type", layer="counts", batch_key="batch")
+    model = SemiSupervisedCountVAE(reference, n_hidden=16)
+    model.train(max_epochs=1, enable_progress_bar=False)
+    query = reference.copy()
+    query.obs["cell_type"] = "a type the model does not know"
+    query.write_h5ad(tmp_path / "query.h5ad")
+    table = ct.tl.annotate_h5ad(model, tmp_path / "query.h5ad", chunk_size=128)
+    expected = model.predict(reference.copy(), soft=True)
+    np.testing.assert_allclose(table[[f"p_{c}" for c in expected.columns]].to_numpy(), expected.to_numpy(), atol=1e-5)
+
+
+@pytest.mark.parametrize("layout", ["csr", "csc", "dense"])
+def test_row_chunk_reader_reads_what_slicing_reads(tmp_path, layout):
+    import h5py
+    import scipy.sparse as sp
+
+    from celltyper.tl._h5ad_chunks import RowChunkReader
+
+    X = sp.random(250, 30, density=0.2, format="csr", random_state=0, dtype=np.float32)
+    X[40:60] = 0  # rows without values, and a chunk of them
+    X.eliminate_zeros()
+    stored = {"csr": X, "csc": X.tocsc(), "dense": X.toarray()}[layout]
+    ad.AnnData(X=stored).write_h5ad(tmp_path / "m.h5ad")
+    chunks = [slice(start, start + 20) for start in range(0, 250, 20)]
+    with h5py.File(tmp_path / "m.h5ad", "r") as f:
+        reader = RowChunkReader(f["X"], chunks)
+        previous = None
+        for i, rows in enumerate(chunks):
+            chunk = reader.read(i, rows)
+            np.testing.assert_array_equal(sp.csr_matrix(chunk).toarray(), X[rows].toarray())
+            if previous is not None:  # the chunk before stays valid while the next one is read
+                np.testing.assert_array_equal(sp.csr_matrix(previous[1]).toarray(), X[previous[0]].toarray())
+            previous = (rows, chunk)

@@ -10,7 +10,9 @@ import anndata as ad
 import h5py
 import numpy as np
 import pandas as pd
-from anndata.io import read_elem, sparse_dataset, write_elem
+from anndata.io import read_elem, write_elem
+
+from ._h5ad_chunks import RowChunkReader
 
 UNKNOWN = "Unknown"
 
@@ -68,24 +70,29 @@ def annotate_h5ad(
         raise ValueError(f"chunk_size must be a positive number of cells, not {chunk_size}.")
     layer = model.registry_["setup_args"].get("layer")
     with h5py.File(path, "r") as f:
-        obs, var = read_elem(f["obs"]), read_elem(f["var"])
         key = "X" if layer is None else f"layers/{layer}"
         if key not in f:
             raise KeyError(f"{path} has no {key}, where the model reads its counts (the layer it was set up with).")
-        if len(obs) == 0:
+        n_cells = int(f[key].attrs["shape"][0] if isinstance(f[key], h5py.Group) else f[key].shape[0])
+        if n_cells == 0:
             raise ValueError(f"{path} has no cells to annotate.")
-        matrix = f[key] if isinstance(f[key], h5py.Dataset) else sparse_dataset(f[key])  # stays on disk
-        chunks = [slice(start, start + chunk_size) for start in range(0, len(obs), chunk_size)]
+        chunks = [slice(start, min(start + chunk_size, n_cells)) for start in range(0, n_cells, chunk_size)]
+        matrix = RowChunkReader(f[key], chunks)  # stays on disk
+        model_obs, var = _model_obs(model, f["obs"], n_cells), read_elem(f["var"])
         probabilities = []
-        # read-ahead: a second thread reads chunk i + 1 from disk while the model predicts chunk i
+        # A second thread reads ahead: chunk i + 1 while the model predicts chunk i, and the cell names (slow to
+        # decode, and not needed before the end) while it predicts the first chunk.
         with ThreadPoolExecutor(max_workers=1) as reader:
-            next_counts = reader.submit(matrix.__getitem__, chunks[0])
+            next_counts = reader.submit(matrix.read, 0, chunks[0])
+            obs_names = reader.submit(lambda: pd.Index(read_elem(f["obs"][f["obs"].attrs["_index"]])))
             for i, rows in enumerate(chunks):
                 counts = next_counts.result()
                 if i + 1 < len(chunks):
-                    next_counts = reader.submit(matrix.__getitem__, chunks[i + 1])
-                probabilities.append(_predict_chunk(model, counts, obs.iloc[rows], var, layer))
-        probabilities = pd.concat(probabilities)
+                    next_counts = reader.submit(matrix.read, i + 1, chunks[i + 1])
+                probabilities.append(_predict_chunk(model, counts, model_obs.iloc[rows], var, layer))
+            obs_names = obs_names.result()
+        probabilities = pd.concat(probabilities).set_axis(obs_names)
+        obs = read_elem(f["obs"]) if annotated is not None else None
     classes = probabilities.columns
     values = probabilities.to_numpy()
     prediction = pd.Categorical(classes[values.argmax(1)], categories=classes)
@@ -95,7 +102,7 @@ def annotate_h5ad(
         prediction[confidence < unknown_threshold] = UNKNOWN
     table = pd.concat(
         [
-            pd.DataFrame({f"{key_added}_prediction": prediction, f"{key_added}_confidence": confidence}, obs.index),
+            pd.DataFrame({f"{key_added}_prediction": prediction, f"{key_added}_confidence": confidence}, obs_names),
             probabilities.add_prefix("p_"),
         ],
         axis=1,
@@ -109,8 +116,30 @@ def annotate_h5ad(
     return table
 
 
+def _model_obs(model, obs: h5py.Group, n_cells: int) -> pd.DataFrame:
+    """The columns of the file's ``obs`` the model reads, batch and covariates, and its labels column, all unlabelled.
+
+    Only these columns are read. The model predicts the labels: a query's own labels column need not hold cell types
+    the model knows (scvi-tools refuses a category it has not seen), and is not compared or sorted chunk after chunk.
+    The index is the row number; the cells' names are read separately.
+    """
+    setup = model.registry_["setup_args"]
+    keys = [
+        setup.get("batch_key"),
+        *(setup.get("categorical_covariate_keys") or []),
+        *(setup.get("continuous_covariate_keys") or []),
+    ]
+    in_file = list(obs.attrs["column-order"])
+    model_obs = pd.DataFrame({key: read_elem(obs[key]) for key in keys if key in in_file}, index=pd.RangeIndex(n_cells))
+    if setup.get("labels_key") is not None:
+        unlabelled = setup["unlabeled_category"]
+        model_obs[setup["labels_key"]] = pd.Categorical.from_codes(np.zeros(n_cells, dtype=int), [unlabelled])
+    return model_obs
+
+
 def _predict_chunk(model, counts, obs: pd.DataFrame, var: pd.DataFrame, layer: str | None) -> pd.DataFrame:
     """Probabilities of one chunk of cells, read from disk into ``counts``, predicted as an in-memory AnnData."""
+    obs = obs.set_axis(obs.index.astype(str))  # AnnData's cell names are strings
     chunk = ad.AnnData(
         X=counts if layer is None else None,
         layers={} if layer is None else {layer: counts},
