@@ -99,3 +99,20 @@ def test_row_blocks_and_value_checks_agree_with_plain_slicing():
         summary = summarize_matrix(matrix, chunk_size=64)
         assert (summary.n_nonfinite, summary.n_negative, summary.n_noninteger, summary.n_zero_cells) == (2, 1, 1, 1)
         assert summary.max_value == 11
+
+
+@pytest.mark.parametrize(
+    ("rows", "n_zero_cells"),
+    [
+        ([[1, 2], [0, 0], [3, 0]], 1),  # positive values: an empty row
+        ([[1, 2], [0, 0], [5, -5]], 2),  # a negative value: a row that sums to 0
+    ],
+)
+def test_zero_cells_of_csr_with_and_without_stored_zeros(rows, n_zero_cells):
+    X = sp.csr_matrix(np.array(rows, dtype=np.float32))
+    stored_zero = X.copy()
+    stored_zero.data[0] = 0  # a stored 0 makes the first row [0, 2]: not empty of counts either
+    with_stored_zero_row = sp.csr_matrix((np.zeros(1, np.float32), [0], [0, 1, 1, 1]), shape=(3, 2))
+    assert summarize_matrix(X).n_zero_cells == n_zero_cells
+    assert summarize_matrix(stored_zero).n_zero_cells == n_zero_cells
+    assert summarize_matrix(with_stored_zero_row).n_zero_cells == 3

@@ -39,35 +39,51 @@ def summarize_matrix(X, chunk_size: int = 10_000) -> MatrixSummary:
     """
     n_nonfinite = n_negative = n_noninteger = n_zero_cells = 0
     max_value = -np.inf
+    all_positive = True  # every stored value > 0 (so a row sums to 0 only if it stores nothing)
     for values, row_sums in _values_and_row_sums(X, chunk_size):
         n_zero_cells += int((row_sums == 0).sum())
         if not values.size:
             continue
         low, high = values.min(), values.max()  # NaN or ±inf in the chunk makes one of them non-finite
         if not (np.isfinite(low) and np.isfinite(high)):
+            all_positive = False
             finite = np.isfinite(values)
             n_nonfinite += int(values.size - np.count_nonzero(finite))
             values = values[finite]
             if not values.size:
                 continue
             low, high = values.min(), values.max()
+        all_positive &= bool(low > 0)
         n_negative += int(np.count_nonzero(values < 0)) if low < 0 else 0
         n_noninteger += int(np.count_nonzero(values != np.round(values)))
         max_value = max(max_value, float(high))
+    if sp.issparse(X):
+        n_zero_cells = _n_zero_rows(X, all_positive)
     return MatrixSummary(n_nonfinite, n_negative, n_noninteger, n_zero_cells, max_value)
 
 
 def _values_and_row_sums(X, chunk_size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """``(stored values, row sums)`` chunk by chunk; every value and every row sum appears in exactly one chunk."""
+    """``(values, row sums)`` chunk by chunk; every value and every row sum appears in exactly one chunk.
+
+    Of an in-memory sparse matrix: its stored values, and no row sums (:func:`_n_zero_rows` counts empty rows).
+    """
     if sp.issparse(X):
-        step = 2**20
-        yield X.data[:step], np.asarray(X.sum(axis=1)).ravel()
-        for start in range(step, X.data.size, step):
-            yield X.data[start : start + step], np.zeros(0)
+        for start in range(0, X.data.size, 2**20):
+            yield X.data[start : start + 2**20], np.zeros(0)
         return
     for start in range(0, X.shape[0], chunk_size):
         chunk = X[start : start + chunk_size]
         yield (chunk.data if sp.issparse(chunk) else np.asarray(chunk)), np.asarray(chunk.sum(axis=1)).ravel()
+
+
+def _n_zero_rows(X: sp.spmatrix | sp.sparray, all_positive: bool) -> int:
+    """Rows of an in-memory sparse matrix that sum to 0.
+
+    Of a CSR matrix whose stored values are all positive, these are the rows that store nothing: no summing needed.
+    """
+    if X.format == "csr" and all_positive:
+        return int(np.count_nonzero(np.diff(X.indptr) == 0))
+    return int(np.count_nonzero(np.asarray(X.sum(axis=1)).ravel() == 0))
 
 
 def registered_location(adata_manager: AnnDataManager) -> str:
