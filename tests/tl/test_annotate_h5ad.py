@@ -127,3 +127,41 @@ def test_row_chunk_reader_reads_what_slicing_reads(tmp_path, layout):
             if previous is not None:  # the chunk before stays valid while the next one is read
                 np.testing.assert_array_equal(sp.csr_matrix(previous[1]).toarray(), X[previous[0]].toarray())
             previous = (rows, chunk)
+
+
+@pytest.fixture(scope="module")
+def semisupervised(tmp_path_factory):
+    """A small SemiSupervisedCountVAE of two batches and its reference."""
+    from celltyper.model import SemiSupervisedCountVAE
+
+    reference = ct.datasets.simulate(n_cells=300, n_genes=100, n_types=3, seed=4)
+    SemiSupervisedCountVAE.setup_anndata(reference, labels_key="cell_type", layer="counts", batch_key="batch")
+    model = SemiSupervisedCountVAE(reference, n_hidden=16)
+    model.train(max_epochs=1, enable_progress_bar=False)
+    return model, reference
+
+
+def test_predict_counts_gives_the_numbers_of_predict_and_clear_errors(semisupervised):
+    model, reference = semisupervised
+    counts, batch = reference.layers["counts"], reference.obs["batch"]
+    expected = model.predict(reference.copy(), soft=True)
+    probabilities = model.predict_counts(counts, batch, soft=True, batch_size=64)
+    np.testing.assert_allclose(probabilities.to_numpy(), expected.to_numpy(), atol=1e-5)
+    assert list(probabilities.columns) == list(expected.columns)
+    labels = model.predict_counts(counts.toarray(), batch.astype(str).to_numpy())
+    assert (labels == expected.idxmax(axis=1).to_numpy()).all()
+    with pytest.raises(ValueError, match="model's 100 genes"):
+        model.predict_counts(counts[:, :50], batch)
+    with pytest.raises(ValueError, match="pass each cell's batch"):
+        model.predict_counts(counts)
+    with pytest.raises(ValueError, match="not among the model's batches"):
+        model.predict_counts(counts, np.where(np.arange(counts.shape[0]) < 5, "new donor", batch.astype(str)))
+    with pytest.raises(ValueError, match="negative"):
+        model.predict_counts(-counts.toarray(), batch)
+
+
+def test_a_file_with_other_genes_is_refused_before_any_prediction(semisupervised, tmp_path):
+    model, reference = semisupervised
+    reference[:, ::-1].copy().write_h5ad(tmp_path / "reversed.h5ad")
+    with pytest.raises(ValueError, match="not the model's 100 genes in the model's order"):
+        ct.tl.annotate_h5ad(model, tmp_path / "reversed.h5ad")
