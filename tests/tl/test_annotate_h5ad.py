@@ -165,3 +165,12 @@ def test_a_file_with_other_genes_is_refused_before_any_prediction(semisupervised
     reference[:, ::-1].copy().write_h5ad(tmp_path / "reversed.h5ad")
     with pytest.raises(ValueError, match="not the model's 100 genes in the model's order"):
         ct.tl.annotate_h5ad(model, tmp_path / "reversed.h5ad")
+
+
+def test_a_file_without_the_batch_column_is_a_clear_error(semisupervised, tmp_path):
+    model, reference = semisupervised
+    query = reference.copy()
+    del query.obs["batch"]
+    query.write_h5ad(tmp_path / "no_batch.h5ad")
+    with pytest.raises(KeyError, match="no column 'batch'"):
+        ct.tl.annotate_h5ad(model, tmp_path / "no_batch.h5ad")

@@ -165,6 +165,8 @@ def _chunk_predictor(
                 "query first: celltyper.tl.align_genes(query, reference) gives it the reference's genes."
             )
         batch_key = model.registry_["setup_args"].get("batch_key")
+        if batch_key is not None and batch_key not in model_obs:
+            raise KeyError(f"The file's obs has no column {batch_key!r}, the batch_key the model was set up with.")
         batch = model_obs[batch_key] if batch_key is not None else None
         return lambda rows, counts: model.predict_counts(counts, None if batch is None else batch.iloc[rows], soft=True)
     names = pd.Index(np.arange(min(chunk_size, n_cells)).astype(str))
