@@ -24,6 +24,7 @@ import logging
 import sys
 import time
 import warnings
+from functools import partial
 from pathlib import Path
 
 import matplotlib
@@ -226,7 +227,11 @@ METHODS = {
     "kNN on scVI": run_knn_scvi,
     "logreg": run_logreg,
     "logreg, shifted genes removed": run_logreg_unshifted,
+    # transfer_labels with its other classifiers (CellTypeTransformer alone, or averaged with the VAE's): on request.
+    "celltyper (classifier=transformer)": partial(run_celltyper, classifier="transformer"),
+    "celltyper (classifier=ensemble)": partial(run_celltyper, classifier="ensemble"),
 }
+DEFAULT_METHODS = list(METHODS)[:5]
 
 
 # --- tasks ----------------------------------------------------------------------------------------------------------
@@ -239,7 +244,7 @@ def run_methods(reference, query, labels_key, batch_key, args):
         if name not in args.methods:
             continue
         start = time.perf_counter()
-        if name == "celltyper":
+        if name.startswith("celltyper"):
             classes, probabilities, extra = method(reference, query, labels_key, batch_key, args)
         else:
             classes, probabilities, extra = method(aligned_reference, aligned_query, labels_key, batch_key, args)
@@ -373,7 +378,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--query-epochs", type=int, default=50, help="query mapping epochs (every model)")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--n-top-genes", type=int, default=2000)
-    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
+    parser.add_argument("--methods", nargs="+", default=DEFAULT_METHODS, choices=list(METHODS))
     parser.add_argument("--novel-types", nargs="+", default=["B", "NK"])
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
