@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scvi
+import torch
 from sklearn.metrics import f1_score
 
 import celltyper as ct
@@ -93,6 +94,35 @@ def test_predict_soft_annotate_and_history(trained):
     assert {"train_loss", "validation_loss", "validation_macro_f1"} <= set(model.history)
 
 
+def test_both_heads_classify_and_the_prediction_mixes_them(trained):
+    """The fitted linear head and the trained transformer head each separate held-out cells on their own."""
+    model, query = trained
+    module = model.module.eval()
+    truth = query.obs["cell_type"].astype(str).to_numpy()
+    read_rows, _ = model._query_reader(query)
+    x = torch.as_tensor(read_rows(slice(0, 500)).toarray())
+    with torch.inference_mode():
+        e = module.normalize(x)
+        transformer, linear = module.heads(e, e > 0)
+        mixed = module.classify(x)
+    for logits in (transformer, linear):
+        assert (model.class_names_[logits.argmax(1).numpy()] == truth[:500]).mean() > 0.6
+    w = module.linear_weight
+    expected = (1 - w) * torch.log_softmax(transformer, 1) + w * torch.log_softmax(linear, 1)
+    torch.testing.assert_close(mixed, expected)
+
+
+def test_two_cell_types(zheng):
+    """A binary reference (scikit-learn's one-logit logistic regression) predicts both types."""
+    cells = np.concatenate([np.flatnonzero(zheng.obs["cell_type"] == t)[:150] for t in ("bcells", "monocytes")])
+    ref = zheng[cells[::2]].copy()
+    query = zheng[cells[1::2]].copy()
+    ct.CellTypeTransformer.setup_anndata(ref, labels_key="cell_type", layer="counts")
+    model = ct.CellTypeTransformer(ref, **SMALL)
+    model.train(max_epochs=2, enable_progress_bar=False)
+    assert (model.predict(query) == query.obs["cell_type"].astype(str).to_numpy()).mean() > 0.9
+
+
 def test_save_load_round_trip(trained, tmp_path):
     model, query = trained
     model.save(tmp_path / "model", save_anndata=True)
@@ -148,6 +178,11 @@ def test_bad_reference_input(zheng):
     ct.CellTypeTransformer.setup_anndata(nonfinite, labels_key="cell_type", layer="counts")
     with pytest.raises(ValueError, match="NaN or infinite"):
         ct.CellTypeTransformer(nonfinite)
+
+    mixed = zheng[::10].copy()
+    ct.CellTypeTransformer.setup_anndata(mixed, labels_key="cell_type", layer="counts")
+    with pytest.raises(ValueError, match="linear_weight must be between 0 and 1"):
+        ct.CellTypeTransformer(mixed, linear_weight=1.5)
 
 
 def test_split_keeps_every_class_and_sampler_balances():

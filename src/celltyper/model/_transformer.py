@@ -15,9 +15,11 @@ from scvi import REGISTRY_KEYS
 from scvi.data import AnnDataManager
 from scvi.data.fields import CategoricalObsField, LabelsWithUnlabeledObsField, LayerField
 from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
+from sklearn.linear_model import LogisticRegression
 
 from celltyper.module import TransformerClassifierModule
 from celltyper.train import BalancedDataSplitter, ClassifierTrainingPlan, RestoreBestWeights
+from celltyper.train._classifier import stratified_split
 
 from ._streaming import ClassStatistics, row_chunks
 from ._validation import registered_location, summarize_matrix
@@ -102,8 +104,11 @@ class CellTypeTransformer(UnsupervisedTrainingMixin, BaseModelClass):
     label_smoothing
         Label smoothing of the cross entropy.
     linear_head
-        Add a second head, a linear map of the ``n_genes`` expression values (logistic regression, trained jointly with
-        its own cross entropy and the same gene masking); predictions average the two heads' log-probabilities.
+        Add a second head on the ``n_genes`` expression values: a scikit-learn logistic regression (L2, ``C=1``,
+        balanced classes) fitted at the start of :meth:`train` on the training cells, then kept fixed.
+    linear_weight
+        Weight of the linear head's log-probabilities in the prediction; the transformer's head gets
+        ``1 - linear_weight``.
 
     Examples
     --------
@@ -134,6 +139,7 @@ class CellTypeTransformer(UnsupervisedTrainingMixin, BaseModelClass):
         all_genes_token: bool = True,
         label_smoothing: float = 0.1,
         linear_head: bool = True,
+        linear_weight: float = 0.5,
     ):
         super().__init__(adata, registry)
         X = self.adata_manager.get_from_registry(REGISTRY_KEYS.X_KEY)
@@ -166,6 +172,7 @@ class CellTypeTransformer(UnsupervisedTrainingMixin, BaseModelClass):
             all_genes_token=all_genes_token,
             label_smoothing=label_smoothing,
             linear_head=linear_head,
+            linear_weight=linear_weight,
         )
         # F statistic and mean of log1p(CP10k) over the labelled cells, chunk by chunk (a backed X is never loaded)
         chunks = ((_log1p_cp10k(chunk), labels[rows]) for rows, chunk in row_chunks(X))
@@ -295,6 +302,11 @@ class CellTypeTransformer(UnsupervisedTrainingMixin, BaseModelClass):
             Passed to :class:`scvi.train.Trainer` (e.g. ``enable_progress_bar=False``).
         """
         datasplitter_kwargs = {"class_balance": class_balance, "seed": seed, **(datasplitter_kwargs or {})}
+        if self.module.linear_head:  # on the cells BalancedDataSplitter will train on (the same split)
+            labels = self.adata_manager.get_from_registry(REGISTRY_KEYS.LABELS_KEY).ravel()
+            size = datasplitter_kwargs.get("validation_size", validation_size)
+            train_cells, _, _ = stratified_split(labels, len(self.class_names_), size, datasplitter_kwargs["seed"])
+            self._fit_linear_head(train_cells)
         plan_kwargs = {
             "n_classes": len(self.class_names_),
             "lr": lr,
@@ -322,6 +334,27 @@ class CellTypeTransformer(UnsupervisedTrainingMixin, BaseModelClass):
             callbacks=callbacks,
             **trainer_kwargs,
         )
+
+    def _fit_linear_head(self, cells: np.ndarray) -> None:
+        """Fit the module's linear head: scikit-learn logistic regression (L2, C=1, balanced classes) on ``cells``.
+
+        The input is log1p(CP10k) of the ``n_genes`` genes the module reads; the reference is read chunk by chunk and
+        only those cells × genes are held in memory.
+        """
+        X = self.adata_manager.get_from_registry(REGISTRY_KEYS.X_KEY)
+        labels = self.adata_manager.get_from_registry(REGISTRY_KEYS.LABELS_KEY).ravel()
+        keep = np.zeros(len(labels), dtype=bool)
+        keep[cells] = True
+        genes = self.module.gene_index.cpu().numpy()
+        E = sp.vstack([_log1p_cp10k(chunk[keep[rows]])[:, genes] for rows, chunk in row_chunks(X)]).tocsr()
+        fit = LogisticRegression(C=1.0, class_weight="balanced", max_iter=1000).fit(E, labels[keep])
+        coef, intercept = fit.coef_, fit.intercept_
+        if len(fit.classes_) == 2:  # scikit-learn's binary model: one logit, for the second class
+            coef, intercept = np.vstack([np.zeros_like(coef), coef]), np.array([0.0, intercept[0]])
+        full_coef = np.zeros((len(self.class_names_), len(genes)), dtype=np.float32)
+        full_intercept = np.full(len(self.class_names_), -1e4, dtype=np.float32)  # classes without training cells
+        full_coef[fit.classes_], full_intercept[fit.classes_] = coef, intercept
+        self.module.set_linear_head(torch.as_tensor(full_coef), torch.as_tensor(full_intercept))
 
     def _query_reader(self, adata: AnnData | None) -> tuple[Callable[[slice | np.ndarray], sp.csr_matrix], str]:
         """A function that reads rows of ``adata`` (default: the reference) as counts in the model's gene order.
