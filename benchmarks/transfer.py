@@ -107,7 +107,7 @@ def log_normalized(adata: AnnData) -> np.ndarray:
 
 
 # --- methods: each returns (classes, probabilities of the query cells) --------------------------------------------
-def run_celltyper(reference, query, labels_key, batch_key, args, classifier="vae"):
+def run_celltyper(reference, query, labels_key, batch_key, args, classifier="ensemble"):
     query = query.copy()
     result = ct.tl.transfer_labels(
         reference,
@@ -227,9 +227,9 @@ METHODS = {
     "kNN on scVI": run_knn_scvi,
     "logreg": run_logreg,
     "logreg, shifted genes removed": run_logreg_unshifted,
-    # transfer_labels with its other classifiers (CellTypeTransformer alone, or averaged with the VAE's): on request.
+    # transfer_labels with its other classifiers (the VAE's or CellTypeTransformer alone): on request.
+    "celltyper (classifier=vae)": partial(run_celltyper, classifier="vae"),
     "celltyper (classifier=transformer)": partial(run_celltyper, classifier="transformer"),
-    "celltyper (classifier=ensemble)": partial(run_celltyper, classifier="ensemble"),
 }
 DEFAULT_METHODS = list(METHODS)[:5]
 
@@ -369,36 +369,14 @@ def run_task(task: str, args) -> list[dict]:
     return novel_task(args)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", required=True, type=Path)
-    parser.add_argument("--data", default=None, help="folder with the shared datasets (default ../shared/data)")
-    parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
-    parser.add_argument("--epochs", type=int, default=50, help="reference training epochs (every model)")
-    parser.add_argument("--query-epochs", type=int, default=50, help="query mapping epochs (every model)")
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--n-top-genes", type=int, default=2000)
-    parser.add_argument("--methods", nargs="+", default=DEFAULT_METHODS, choices=list(METHODS))
-    parser.add_argument("--novel-types", nargs="+", default=["B", "NK"])
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    warnings.filterwarnings("ignore")
-
-    # Each task's rows are kept in --out/rows/<task>.json, so tasks can run as separate (shorter) commands into the
-    # same folder; the report covers every task found there.
-    command = "python " + " ".join(sys.argv)
-    settings = {k: v for k, v in vars(args).items() if k not in ("out", "tasks", "methods", "data")}
-    (args.out / "rows").mkdir(parents=True, exist_ok=True)
-    for task in args.tasks:
-        rows = run_task(task, args)
-        record = {"command": command, "settings": settings, "rows": rows}
-        (args.out / "rows" / f"{task}.json").write_text(json.dumps(record, indent=1, default=float))
-    records = {path.stem: json.loads(path.read_text()) for path in sorted((args.out / "rows").glob("*.json"))}
+def report(out: Path) -> None:
+    """Write results.json, report.md and the plot of every task whose rows are in ``out/rows``."""
+    records = {path.stem: json.loads(path.read_text()) for path in sorted((out / "rows").glob("*.json"))}
     rows = [row for task in TASKS if task in records for row in records[task]["rows"]]
-    plot(rows, args.out)
+    plot(rows, out)
     write_results(
         rows,
-        args.out,
+        out,
         title="Label transfer: celltyper vs SCANVI, kNN on scVI, logistic regression",
         command="; ".join(dict.fromkeys(record["command"] for record in records.values())),
         columns=[
@@ -433,6 +411,33 @@ def main(argv: list[str] | None = None) -> None:
         notes="Per-class F1 and predicted compositions are in results.json. Timings are wall-clock on a shared "
         "2-core CPU: indicative only.",
     )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument("--data", default=None, help="folder with the shared datasets (default ../shared/data)")
+    parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
+    parser.add_argument("--epochs", type=int, default=50, help="reference training epochs (every model)")
+    parser.add_argument("--query-epochs", type=int, default=50, help="query mapping epochs (every model)")
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--n-top-genes", type=int, default=2000)
+    parser.add_argument("--methods", nargs="+", default=DEFAULT_METHODS, choices=list(METHODS))
+    parser.add_argument("--novel-types", nargs="+", default=["B", "NK"])
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    warnings.filterwarnings("ignore")
+
+    # Each task's rows are kept in --out/rows/<task>.json, so tasks can run as separate (shorter) commands into the
+    # same folder; the report covers every task found there.
+    command = "python " + " ".join(sys.argv)
+    settings = {k: v for k, v in vars(args).items() if k not in ("out", "tasks", "methods", "data")}
+    (args.out / "rows").mkdir(parents=True, exist_ok=True)
+    for task in args.tasks:
+        rows = run_task(task, args)
+        record = {"command": command, "settings": settings, "rows": rows}
+        (args.out / "rows" / f"{task}.json").write_text(json.dumps(record, indent=1, default=float))
+    report(args.out)
 
 
 if __name__ == "__main__":

@@ -196,7 +196,7 @@ def transfer_labels(
     novelty_threshold: float = 0.9,
     majority_voting: bool = False,
     key_added: str = "celltyper",
-    classifier: Classifier = "vae",
+    classifier: Classifier = "ensemble",
     reference_model: SemiSupervisedCountVAE | None = None,
     n_top_genes: int | None = 2000,
     max_gene_shift: float | None = 0.25,
@@ -221,12 +221,14 @@ def transfer_labels(
        whose labels are hidden.
     3. **Query mapping.** scArches surgery: the model gets new batch slots for the query's batches, and only those
        weights train on the query (the reference's weights and the classifier stay frozen).
-    4. **Confidence and novelty.** A temperature is fitted on the held-out reference cells (ECE before / after in
+    4. **Classifier** (``classifier``). By default the VAE's classifier on the mapped query is averaged with a
+       :class:`~celltyper.CellTypeTransformer` trained on the same reference cells and genes.
+    5. **Confidence and novelty.** A temperature is fitted on the held-out reference cells (ECE before / after in
        ``result.calibration``); the confidence of a cell is its calibrated top-class probability. Its novelty is how
        far it lies from the nearest reference type in the latent space (Mahalanobis distance to per-type Gaussians,
        :class:`~celltyper.tl.TypeDistance`), as the share of held-out reference cells that lie closer to theirs.
        Cells with confidence below ``unknown_threshold`` or novelty above ``novelty_threshold`` are ``"Unknown"``.
-    5. **Majority voting** (optional): every Leiden cluster of the query's latent space gets its majority label.
+    6. **Majority voting** (optional): every Leiden cluster of the query's latent space gets its majority label.
 
     Parameters
     ----------
@@ -254,7 +256,8 @@ def transfer_labels(
     classifier
         ``"vae"``: the classifier of the semi-supervised CountVAE on the mapped query. ``"transformer"``: a
         :class:`~celltyper.CellTypeTransformer` trained on the reference (the CountVAE is still trained, for the
-        latent space). ``"ensemble"``: the mean of both probabilities.
+        latent space). ``"ensemble"`` (default): the mean of both probabilities — measured best overall with
+        ``benchmarks/transfer.py`` (Kang ctrl → stim and Kang 4 → 4 donors; ``docs/transfer.md``).
     reference_model
         ``result.reference_model`` of an earlier call, to skip reference training (its genes are used).
     n_top_genes
