@@ -59,6 +59,7 @@ def transfer_outputs(left_out: str, args) -> dict[str, np.ndarray]:
         annotated,
         "cell_type",
         layer="counts",
+        classifier="vae",  # the energy score reads this classifier's logits (measured before "ensemble" was default)
         max_epochs=args.epochs,
         query_max_epochs=args.query_epochs,
         train_kwargs={"batch_size": args.batch_size},
