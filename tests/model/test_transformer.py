@@ -9,6 +9,8 @@ import torch
 from sklearn.metrics import f1_score
 
 import celltyper as ct
+from celltyper.model import _transformer as transformer_model
+from celltyper.model._transformer import _per_type_sample
 from celltyper.train._classifier import balanced_weights, stratified_split
 
 FAST = {"max_epochs": 12, "early_stopping_patience": 6, "enable_progress_bar": False}
@@ -121,6 +123,27 @@ def test_two_cell_types(zheng):
     model = ct.CellTypeTransformer(ref, **SMALL)
     model.train(max_epochs=2, enable_progress_bar=False)
     assert (model.predict(query) == query.obs["cell_type"].astype(str).to_numpy()).mean() > 0.9
+
+
+def test_linear_head_is_fitted_on_at_most_a_capped_number_of_cells_per_type(zheng, monkeypatch):
+    """On an atlas the fitted head holds a bounded sample of each type in memory, not every training cell."""
+    labels = np.array([0] * 50 + [1] * 7 + [2] * 30)
+    sample = _per_type_sample(np.arange(87), labels, max_per_type=10, seed=0)
+    assert np.bincount(labels[sample]).tolist() == [10, 7, 10]
+    assert (np.diff(sample) > 0).all()
+
+    monkeypatch.setattr(transformer_model, "LINEAR_HEAD_CELLS_PER_TYPE", 20)
+    fitted_on = []
+    fit = ct.CellTypeTransformer._fit_linear_head
+    monkeypatch.setattr(
+        ct.CellTypeTransformer, "_fit_linear_head", lambda self, cells: fitted_on.append(cells) or fit(self, cells)
+    )
+    ref = zheng[::4].copy()
+    ct.CellTypeTransformer.setup_anndata(ref, labels_key="cell_type", layer="counts")
+    model = ct.CellTypeTransformer(ref, **SMALL)
+    model.train(max_epochs=1, enable_progress_bar=False)
+    counts = ref.obs["cell_type"].iloc[fitted_on[0]].value_counts()
+    assert counts.max() == 20 and len(counts) == ref.obs["cell_type"].nunique()
 
 
 def test_save_load_round_trip(trained, tmp_path):

@@ -30,6 +30,9 @@ logger = logging.getLogger(__name__)
 MIN_GENE_OVERLAP = 0.5
 #: … and below this fraction a warning says that predictions may degrade.
 WARN_GENE_OVERLAP = 0.8
+#: The linear head is fitted on at most this many training cells of each type (chosen at random), so that fitting it
+#: on an atlas holds a bounded number of cells in memory; the bundled references have fewer per type.
+LINEAR_HEAD_CELLS_PER_TYPE = 5000
 
 
 def _log1p_cp10k(X) -> sp.csr_matrix:
@@ -40,6 +43,16 @@ def _log1p_cp10k(X) -> sp.csr_matrix:
     out = sp.diags(scale.astype(np.float32)) @ X
     out.data = np.log1p(out.data)
     return out.tocsr()
+
+
+def _per_type_sample(cells: np.ndarray, labels: np.ndarray, max_per_type: int, seed: int) -> np.ndarray:
+    """``cells`` (indices), keeping at most ``max_per_type`` of each label, chosen at random with ``seed``; sorted."""
+    rng = np.random.default_rng(seed)
+    kept = [
+        rng.choice(in_type, max_per_type, replace=False) if len(in_type) > max_per_type else in_type
+        for in_type in (cells[labels[cells] == label] for label in np.unique(labels[cells]))
+    ]
+    return np.sort(np.concatenate(kept))
 
 
 def _check_values(X, location: str, warn: bool = True) -> int:
@@ -306,7 +319,7 @@ class CellTypeTransformer(UnsupervisedTrainingMixin, BaseModelClass):
             labels = self.adata_manager.get_from_registry(REGISTRY_KEYS.LABELS_KEY).ravel()
             size = datasplitter_kwargs.get("validation_size", validation_size)
             train_cells, _, _ = stratified_split(labels, len(self.class_names_), size, datasplitter_kwargs["seed"])
-            self._fit_linear_head(train_cells)
+            self._fit_linear_head(_per_type_sample(train_cells, labels, LINEAR_HEAD_CELLS_PER_TYPE, seed))
         plan_kwargs = {
             "n_classes": len(self.class_names_),
             "lr": lr,
@@ -339,7 +352,7 @@ class CellTypeTransformer(UnsupervisedTrainingMixin, BaseModelClass):
         """Fit the module's linear head: scikit-learn logistic regression (L2, C=1, balanced classes) on ``cells``.
 
         The input is log1p(CP10k) of the ``n_genes`` genes the module reads; the reference is read chunk by chunk and
-        only those cells × genes are held in memory.
+        only those cells × genes are held in memory (sparse), at most :data:`LINEAR_HEAD_CELLS_PER_TYPE` per type.
         """
         X = self.adata_manager.get_from_registry(REGISTRY_KEYS.X_KEY)
         labels = self.adata_manager.get_from_registry(REGISTRY_KEYS.LABELS_KEY).ravel()
