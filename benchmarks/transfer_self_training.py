@@ -53,6 +53,7 @@ def transfer_outputs(task: str, args) -> dict[str, np.ndarray]:
         "cell_type",
         layer="counts",
         batch_key=batch_key,
+        classifier="vae",  # the classifier these measurements were made with, before "ensemble" became the default
         max_epochs=args.epochs,
         query_max_epochs=args.query_epochs,
         train_kwargs={"batch_size": args.batch_size},
