@@ -318,8 +318,9 @@ class CellTypeTransformer(UnsupervisedTrainingMixin, BaseModelClass):
         if self.module.linear_head:  # on the cells BalancedDataSplitter will train on (the same split)
             labels = self.adata_manager.get_from_registry(REGISTRY_KEYS.LABELS_KEY).ravel()
             size = datasplitter_kwargs.get("validation_size", validation_size)
-            train_cells, _, _ = stratified_split(labels, len(self.class_names_), size, datasplitter_kwargs["seed"])
-            self._fit_linear_head(_per_type_sample(train_cells, labels, LINEAR_HEAD_CELLS_PER_TYPE, seed))
+            split_seed = datasplitter_kwargs["seed"]
+            train_cells, _, _ = stratified_split(labels, len(self.class_names_), size, split_seed)
+            self._fit_linear_head(_per_type_sample(train_cells, labels, LINEAR_HEAD_CELLS_PER_TYPE, split_seed))
         plan_kwargs = {
             "n_classes": len(self.class_names_),
             "lr": lr,

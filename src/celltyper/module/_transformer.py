@@ -43,9 +43,10 @@ the exact commands are in ``docs/transformer.md``):
   prediction is ``(1 - linear_weight) · log p_transformer + linear_weight · log p_linear`` with ``linear_weight=0.5``
   fixed in advance (an even mixture, not tuned on the benchmark), and early stopping watches that prediction's
   validation macro-F1. Before, the same head was a ``Linear`` trained by gradient beside the transformer: Zheng
-  0.821 / 0.852 / 0.867 and Kang 0.721 / 0.734 / 0.657 (training seeds 0 / 1 / 2); fitted, Zheng 0.861 / 0.862 and Kang
-  0.758 / 0.739 (seeds 0 / 1), against logistic regression's 0.862 and 0.714. Training the transformer on the residual
-  of the fixed head (loss on the sum of both heads' logits) scored lower (Zheng 0.850 / 0.859, Kang 0.739 / 0.737).
+  0.821 / 0.852 / 0.867 and Kang 0.721 / 0.734 / 0.657 (training seeds 0 / 1 / 2); fitted, Zheng
+  0.861 / 0.862 / 0.852 and Kang 0.758 / 0.739 / 0.729, against logistic regression's 0.862 and 0.714. Training the
+  transformer on the residual of the fixed head (loss on the sum of both heads' logits) scored lower (Zheng
+  0.850 / 0.859, Kang 0.739 / 0.737, seeds 0 / 1).
   The fitted head carries most of the prediction: alone (``linear_weight=1``) it scored Zheng 0.872 and Kang 0.753
   with seed 0, the CLS head alone (``linear_weight=0``) 0.812 and 0.677.
 - Softer class balance (``class_balance=0.5``), a 20 % validation split, plain sampling and 4000 genes did not help
