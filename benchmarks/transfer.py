@@ -231,7 +231,7 @@ METHODS = {
     "celltyper (classifier=vae)": partial(run_celltyper, classifier="vae"),
     "celltyper (classifier=transformer)": partial(run_celltyper, classifier="transformer"),
 }
-DEFAULT_METHODS = list(METHODS)[:5]
+DEFAULT_METHODS = [name for name in METHODS if not name.startswith("celltyper (classifier=")]
 
 
 # --- tasks ----------------------------------------------------------------------------------------------------------
