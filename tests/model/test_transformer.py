@@ -114,6 +114,23 @@ def test_both_heads_classify_and_the_prediction_mixes_them(trained):
     torch.testing.assert_close(mixed, expected)
 
 
+def test_training_ends_with_the_weights_of_the_lowest_validation_loss(trained):
+    """The default monitor: the restored transformer head has the lowest validation loss of any epoch."""
+    model, _ = trained
+    cells = np.sort(model.validation_indices)
+    read_rows, _ = model._query_reader(model.adata)
+    x = torch.as_tensor(read_rows(cells).toarray())
+    y = torch.as_tensor(model.adata_manager.get_from_registry("labels").ravel()[cells]).long()
+    module = model.module.eval()
+    with torch.inference_mode():
+        e = module.normalize(x)
+        loss = torch.nn.functional.cross_entropy(module.heads(e, e > 0)[0], y, label_smoothing=module.label_smoothing)
+    history = model.history["validation_loss"].to_numpy().ravel()
+    assert loss.item() == pytest.approx(history.min(), rel=1e-5)
+    with pytest.raises(ValueError, match="monitor must be one of"):
+        model.train(monitor="validation_accuracy")
+
+
 def test_two_cell_types(zheng):
     """A binary reference (scikit-learn's one-logit logistic regression) predicts both types."""
     cells = np.concatenate([np.flatnonzero(zheng.obs["cell_type"] == t)[:150] for t in ("bcells", "monocytes")])

@@ -269,6 +269,7 @@ class CellTypeTransformer(UnsupervisedTrainingMixin, BaseModelClass):
         early_stopping: bool = True,
         early_stopping_patience: int = 10,
         restore_best: bool = True,
+        monitor: str = "validation_loss",
         seed: int = 0,
         accelerator: str = "auto",
         devices: int | list[int] | str = "auto",
@@ -280,8 +281,8 @@ class CellTypeTransformer(UnsupervisedTrainingMixin, BaseModelClass):
 
         A class-stratified ``validation_size`` of the labelled cells is held out (every class with ≥ 2 cells keeps
         one there). Training draws class-balanced minibatches, uses AdamW with linear warmup and cosine decay, checks
-        the validation macro-F1 every epoch, stops early when it has not improved for ``early_stopping_patience``
-        epochs, and ends with the weights of the best validation epoch (``restore_best``).
+        the validation loss and macro-F1 every epoch, stops early when ``monitor`` has not improved for
+        ``early_stopping_patience`` epochs, and ends with the weights of the best validation epoch (``restore_best``).
 
         Parameters
         ----------
@@ -298,11 +299,17 @@ class CellTypeTransformer(UnsupervisedTrainingMixin, BaseModelClass):
         class_balance
             1 samples every class equally often; 0 samples cells uniformly (no balancing).
         early_stopping
-            Stop when the validation macro-F1 stalls.
+            Stop when ``monitor`` stalls.
         early_stopping_patience
             Epochs without improvement before stopping.
         restore_best
-            End with the weights of the epoch with the best validation macro-F1; ``False`` keeps the last epoch's.
+            End with the weights of the epoch with the best ``monitor`` value; ``False`` keeps the last epoch's.
+        monitor
+            What early stopping and ``restore_best`` watch: ``"validation_loss"`` (the transformer head's cross
+            entropy on the validation cells, lower is better) or ``"validation_macro_f1"`` (of the model's
+            prediction, higher is better). The loss is the default: on a small validation set the macro-F1 jumps
+            from epoch to epoch and could pick an early epoch whose transformer head had barely trained
+            (``docs/transformer.md``, fifth round).
         seed
             Seed of the split and the sampler (set ``scvi.settings.seed`` too for the weights).
         accelerator, devices
@@ -314,6 +321,9 @@ class CellTypeTransformer(UnsupervisedTrainingMixin, BaseModelClass):
         **trainer_kwargs
             Passed to :class:`scvi.train.Trainer` (e.g. ``enable_progress_bar=False``).
         """
+        modes = {"validation_loss": "min", "validation_macro_f1": "max"}
+        if monitor not in modes:
+            raise ValueError(f"monitor must be one of {list(modes)}, not {monitor!r}.")
         datasplitter_kwargs = {"class_balance": class_balance, "seed": seed, **(datasplitter_kwargs or {})}
         if self.module.linear_head:  # on the cells BalancedDataSplitter will train on (the same split)
             labels = self.adata_manager.get_from_registry(REGISTRY_KEYS.LABELS_KEY).ravel()
@@ -328,12 +338,12 @@ class CellTypeTransformer(UnsupervisedTrainingMixin, BaseModelClass):
             **(plan_kwargs or {}),
         }
         if early_stopping:
-            trainer_kwargs.setdefault("early_stopping_monitor", "validation_macro_f1")
-            trainer_kwargs.setdefault("early_stopping_mode", "max")
+            trainer_kwargs.setdefault("early_stopping_monitor", monitor)
+            trainer_kwargs.setdefault("early_stopping_mode", modes[monitor])
             trainer_kwargs.setdefault("early_stopping_patience", early_stopping_patience)
         callbacks = trainer_kwargs.pop("callbacks", [])
         if restore_best:
-            callbacks = [*callbacks, RestoreBestWeights("validation_macro_f1", "max")]
+            callbacks = [*callbacks, RestoreBestWeights(monitor, modes[monitor])]
         self.module.train()
         return super().train(
             max_epochs=max_epochs,
