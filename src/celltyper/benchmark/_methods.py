@@ -37,7 +37,7 @@ class Budget:
     max_epochs
         Training epochs on the reference. Every VAE (SCVI, CountVAE, the model of ``transfer_labels``) trains exactly
         this long, with KL warm-up over the first half and no early stopping; CellTypeTransformer at most this long
-        (it stops early on validation macro-F1).
+        (it stops early on its validation loss).
     query_epochs
         Epochs of scArches query mapping (SCVI, SCANVI, CountVAE, ``transfer_labels``).
     batch_size

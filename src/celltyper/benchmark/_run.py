@@ -58,7 +58,7 @@ reference epochs for every VAE (SCVI, the three CountVAEs and the model inside `
 first half, validation every epoch, no early stopping), the same query-mapping epochs for every scArches-mapped
 model, and `scvi.settings.seed` set before each. Architectures are each method's defaults. SCANVI starts from the
 SCVI reference model and trains half as many epochs again (its training time includes SCVI's). CellTypeTransformer
-gets the same epoch budget but stops early on validation macro-F1, as it does by default; `transfer_labels` runs
+gets the same epoch budget but stops early on its validation loss, as it does by default; `transfer_labels` runs
 with its defaults, so its prediction is the mean of its VAE's classifier and such a CellTypeTransformer. Logistic
 regression is scikit-learn's L2 model (C = 1) on log1p(CP10k). SCVI and the CountVAEs are scored as classifiers by a
 15-NN vote of the reference cells in their latent space.
