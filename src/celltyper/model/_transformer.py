@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Callable
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -269,7 +270,7 @@ class CellTypeTransformer(UnsupervisedTrainingMixin, BaseModelClass):
         early_stopping: bool = True,
         early_stopping_patience: int = 10,
         restore_best: bool = True,
-        monitor: str = "validation_loss",
+        monitor: Literal["validation_loss", "validation_macro_f1"] = "validation_loss",
         seed: int = 0,
         accelerator: str = "auto",
         devices: int | list[int] | str = "auto",
