@@ -65,21 +65,20 @@ def log_cp10k(counts) -> sp.csr_matrix:
     return out.tocsr()
 
 
-def zheng_split(seed: int) -> tuple[AnnData, AnnData]:
+def zheng_split(zheng: AnnData, seed: int) -> tuple[AnnData, AnnData]:
     """Zheng sorted PBMC, stratified 80/20: (reference, query)."""
-    zheng = ct.datasets.zheng_sorted()
     train, test = train_test_split(
         np.arange(zheng.n_obs), test_size=0.2, stratify=zheng.obs["cell_type"], random_state=seed
     )
     return zheng[np.sort(train)].copy(), zheng[np.sort(test)].copy()
 
 
-def tasks(seed: int) -> dict[str, tuple[AnnData, AnnData]]:
+def tasks(zheng: AnnData, seed: int) -> dict[str, tuple[AnnData, AnnData]]:
     """task name → (reference, query), both with raw counts in ``layers["counts"]`` and ``obs["cell_type"]``."""
     kang = ct.datasets.kang_ifnb()
     control = (kang.obs["condition"] == "control").to_numpy()
     return {
-        "zheng_sorted_80_20": zheng_split(seed),
+        "zheng_sorted_80_20": zheng_split(zheng, seed),
         "kang_ctrl_to_stim": (kang[control].copy(), kang[~control].copy()),
     }
 
@@ -197,9 +196,10 @@ def main(argv: list[str] | None = None) -> Path:
     out.mkdir(parents=True, exist_ok=True)
 
     rows = []
-    runs = [(task, data, args.seed) for task, data in tasks(args.seed).items() if task in args.tasks]
+    zheng = ct.datasets.zheng_sorted()  # read once; every split is taken from it
+    runs = [(task, data, args.seed) for task, data in tasks(zheng, args.seed).items() if task in args.tasks]
     split_seeds = [args.seed + i for i in range(args.zheng_splits)] if "zheng_sorted_80_20" in args.tasks else []
-    runs += [(f"zheng_sorted_80_20_seed{s}", zheng_split(s), s) for s in split_seeds[1:]]
+    runs += [(f"zheng_sorted_80_20_seed{s}", zheng_split(zheng, s), s) for s in split_seeds[1:]]
     for task, (ref, query), task_seed in runs:
         truth = query.obs["cell_type"].astype(str).to_numpy()
         labels = sorted(set(ref.obs["cell_type"].astype(str)))
