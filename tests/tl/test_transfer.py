@@ -85,6 +85,7 @@ def test_refuses_a_query_with_too_few_of_the_reference_genes(split):
         ({"unknown_threshold": 1.5}, ValueError, "unknown_threshold"),
         ({"novelty_threshold": 0.0}, ValueError, "novelty_threshold"),
         ({"classifier": "forest"}, ValueError, "classifier"),
+        ({"class_prior": "query"}, ValueError, "class_prior must be 'balanced' or 'reference'"),
     ],
 )
 def test_bad_input_is_a_clear_error(split, kwargs, error, match):

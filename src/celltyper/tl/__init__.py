@@ -2,6 +2,7 @@
 
 from ._annotate_h5ad import annotate_h5ad
 from ._calibration import TemperatureScaling, fit_temperature
+from ._class_prior import change_class_prior
 from ._genes import GeneOverlap, align_genes
 from ._majority_voting import leiden_clusters, majority_vote
 from ._novelty import TypeDistance, novelty
@@ -15,6 +16,7 @@ __all__ = [
     "TypeDistance",
     "align_genes",
     "annotate_h5ad",
+    "change_class_prior",
     "fit_temperature",
     "leiden_clusters",
     "majority_vote",

@@ -17,6 +17,7 @@ from sklearn.model_selection import train_test_split
 from celltyper.model import SemiSupervisedCountVAE
 
 from ._calibration import TemperatureScaling, fit_temperature
+from ._class_prior import change_class_prior
 from ._genes import MIN_GENE_OVERLAP, GeneOverlap, align_genes
 from ._majority_voting import leiden_clusters, majority_vote
 from ._novelty import TypeDistance, novelty
@@ -26,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 UNKNOWN = "Unknown"
 Classifier = Literal["vae", "transformer", "ensemble"]
+ClassPrior = Literal["balanced", "reference"]
 # Internal obs columns of the copies the models are trained on (the user's AnnData never gets them).
 _LABELS, _BATCH, _CALIBRATION = "_celltyper_labels", "_celltyper_batch", "_celltyper_calibration"
 
@@ -75,7 +77,16 @@ class TransferResult:
 
 
 def _check_inputs(
-    reference, query, labels_key, layer, batch_key, unknown_threshold, novelty_threshold, classifier, reference_model
+    reference,
+    query,
+    labels_key,
+    layer,
+    batch_key,
+    unknown_threshold,
+    novelty_threshold,
+    classifier,
+    class_prior,
+    reference_model,
 ):
     if labels_key not in reference.obs:
         raise KeyError(f"labels_key {labels_key!r} is not a column of reference.obs (columns: {list(reference.obs)}).")
@@ -94,6 +105,8 @@ def _check_inputs(
         raise ValueError(f"novelty_threshold must be in (0, 1], not {novelty_threshold}.")
     if classifier not in ("vae", "transformer", "ensemble"):
         raise ValueError(f"classifier must be 'vae', 'transformer' or 'ensemble', not {classifier!r}.")
+    if class_prior not in ("balanced", "reference"):
+        raise ValueError(f"class_prior must be 'balanced' or 'reference', not {class_prior!r}.")
     if reference_model is not None and _CALIBRATION not in reference_model.adata.obs:
         raise ValueError(
             "reference_model must come from a previous transfer_labels call (result.reference_model): its held-out "
@@ -185,6 +198,42 @@ def _train_transformer(reference_data, layer, train_kwargs):
     return transformer
 
 
+def _classifier_probabilities(
+    classifier: Classifier,
+    class_prior: ClassPrior,
+    reference_model: SemiSupervisedCountVAE,
+    query_model: SemiSupervisedCountVAE,
+    reference_data: AnnData,
+    query_data: AnnData,
+    calibration_cells: np.ndarray,
+    layer: str | None,
+    train_kwargs: dict | None,
+) -> tuple[list[str], np.ndarray, np.ndarray, object | None]:
+    """Probabilities of the query and of the held-out reference cells under ``class_prior``, and the transformer.
+
+    The VAE's classifier learns the reference's class frequencies; the transformer samples its training cells
+    class-balanced and fits its linear head with balanced weights, so it learns a uniform prior. Both are moved to
+    ``class_prior`` (:func:`~celltyper.tl.change_class_prior`) before they are used or averaged.
+    """
+    labels = reference_data.obs[_LABELS]
+    query_vae = query_model.predict(query_data, soft=True)
+    classes = list(query_vae.columns)
+    frequencies = labels[labels != UNKNOWN].value_counts(normalize=True).reindex(classes, fill_value=0).to_numpy()
+    uniform = np.full(len(classes), 1 / len(classes))
+    target = uniform if class_prior == "balanced" else frequencies
+    calibration_vae = reference_model.predict(reference_data, indices=calibration_cells, soft=True)[classes]
+    vae = [change_class_prior(p.to_numpy(), frequencies, target) for p in (query_vae, calibration_vae)]
+    if classifier == "vae":
+        return classes, *vae, None
+    transformer = _train_transformer(reference_data, layer, train_kwargs)
+    query_transformer = transformer.predict(query_data, soft=True)[classes]
+    calibration_transformer = transformer.predict(reference_data[calibration_cells], soft=True)[classes]
+    tr = [change_class_prior(p.to_numpy(), uniform, target) for p in (query_transformer, calibration_transformer)]
+    if classifier == "transformer":
+        return classes, *tr, transformer
+    return classes, (vae[0] + tr[0]) / 2, (vae[1] + tr[1]) / 2, transformer
+
+
 def transfer_labels(
     reference: AnnData,
     query: AnnData,
@@ -197,6 +246,7 @@ def transfer_labels(
     majority_voting: bool = False,
     key_added: str = "celltyper",
     classifier: Classifier = "ensemble",
+    class_prior: ClassPrior = "balanced",
     reference_model: SemiSupervisedCountVAE | None = None,
     n_top_genes: int | None = 2000,
     max_gene_shift: float | None = 0.25,
@@ -222,7 +272,8 @@ def transfer_labels(
     3. **Query mapping.** scArches surgery: the model gets new batch slots for the query's batches, and only those
        weights train on the query (the reference's weights and the classifier stay frozen).
     4. **Classifier** (``classifier``). By default the VAE's classifier on the mapped query is averaged with a
-       :class:`~celltyper.CellTypeTransformer` trained on the same reference cells and genes.
+       :class:`~celltyper.CellTypeTransformer` trained on the same reference cells and genes, both with equal prior
+       odds for every cell type (``class_prior``).
     5. **Confidence and novelty.** A temperature is fitted on the held-out reference cells (ECE before / after in
        ``result.calibration``); the confidence of a cell is its calibrated top-class probability. Its novelty is how
        far it lies from the nearest reference type in the latent space (Mahalanobis distance to per-type Gaussians,
@@ -258,6 +309,11 @@ def transfer_labels(
         :class:`~celltyper.CellTypeTransformer` trained on the reference (the CountVAE is still trained, for the
         latent space). ``"ensemble"`` (default): the mean of both probabilities — measured best overall with
         ``benchmarks/transfer.py`` (Kang ctrl → stim and Kang 4 → 4 donors; ``docs/transfer.md``).
+    class_prior
+        ``"balanced"`` (default): every cell type is a priori equally likely, so a type rare in the reference is not
+        called less often for being rare there (the query's composition is unknown; this maximises balanced accuracy
+        and measured best for macro-F1, ``docs/transfer.md``). ``"reference"``: the reference's cell-type
+        frequencies, for a query expected to have the reference's composition.
     reference_model
         ``result.reference_model`` of an earlier call, to skip reference training (its genes are used).
     n_top_genes
@@ -305,7 +361,7 @@ def transfer_labels(
     >>> res.gene_overlap, res.calibration
     """
     thresholds = unknown_threshold, novelty_threshold
-    _check_inputs(reference, query, labels_key, layer, batch_key, *thresholds, classifier, reference_model)
+    _check_inputs(reference, query, labels_key, layer, batch_key, *thresholds, classifier, class_prior, reference_model)
     scvi.settings.seed = random_state
 
     if reference_model is None:
@@ -331,29 +387,23 @@ def transfer_labels(
     query_model = _map_query(reference_model, query_data, query_max_epochs, train_kwargs)
 
     calibration_cells = np.flatnonzero(reference_data.obs[_CALIBRATION].to_numpy())
-    query_probabilities = query_model.predict(query_data, soft=True)
-    calibration_probabilities = reference_model.predict(reference_data, indices=calibration_cells, soft=True)
-    transformer = None
-    if classifier != "vae":
-        transformer = _train_transformer(reference_data, layer, train_kwargs)
-        classes = list(query_probabilities.columns)
-        query_t = transformer.predict(query_data, soft=True)[classes]
-        calibration_t = transformer.predict(reference_data[calibration_cells], soft=True)[classes]
-        if classifier == "transformer":
-            query_probabilities, calibration_probabilities = query_t, calibration_t
-        else:
-            query_probabilities = (query_probabilities + query_t.to_numpy()) / 2
-            calibration_probabilities = (calibration_probabilities + calibration_t.to_numpy()) / 2
-
-    classes = list(query_probabilities.columns)
+    classes, query_probabilities, calibration_probabilities, transformer = _classifier_probabilities(
+        classifier,
+        class_prior,
+        reference_model,
+        query_model,
+        reference_data,
+        query_data,
+        calibration_cells,
+        layer,
+        train_kwargs,
+    )
     calibration = fit_temperature(
-        calibration_probabilities.to_numpy(),
+        calibration_probabilities,
         reference_data.obs["_celltyper_true_labels"].to_numpy()[calibration_cells],
         classes,
     )
-    probabilities = pd.DataFrame(
-        calibration.transform(query_probabilities.to_numpy()), index=query.obs_names, columns=classes
-    )
+    probabilities = pd.DataFrame(calibration.transform(query_probabilities), index=query.obs_names, columns=classes)
     confidence = probabilities.max(axis=1).to_numpy()
     latent = query_model.get_latent_representation(query_data)
     query_novelty = _novelty(reference_model, calibration_cells, latent)
@@ -372,6 +422,7 @@ def transfer_labels(
     query.uns[key_added] = {
         "labels_key": labels_key,
         "classifier": classifier,
+        "class_prior": class_prior,
         "unknown_threshold": unknown_threshold,
         "novelty_threshold": novelty_threshold,
         "gene_overlap": genes.fraction,
