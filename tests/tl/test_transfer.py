@@ -93,3 +93,24 @@ def test_bad_input_is_a_clear_error(split, kwargs, error, match):
     arguments = {"labels_key": "cell_type", "layer": "counts", **kwargs}
     with pytest.raises(error, match=match):
         ct.tl.transfer_labels(reference, query, **arguments)
+
+
+def test_balanced_class_prior_is_bayes_rule_on_the_vae_probabilities(split):
+    """The default gives every type equal prior odds: the VAE's probabilities divided by the training frequencies."""
+    reference, query = split[0].copy(), split[1].copy()
+    rare = np.flatnonzero(reference.obs["cell_type"].astype(str).to_numpy() == "type_0")[20:]
+    reference = reference[~reference.obs_names.isin(reference.obs_names[rare])].copy()  # type_0: 20 cells
+    fast = {**FAST, "classifier": "vae", "unknown_threshold": 0.0, "novelty_threshold": 1.0}
+
+    result = ct.tl.transfer_labels(reference, query, "cell_type", layer="counts", **fast)
+
+    assert query.uns["celltyper"]["class_prior"] == "balanced"
+    classes = list(result.probabilities.columns)
+    labels = result.reference_model.adata.obs["_celltyper_labels"].astype(str)
+    frequencies = labels[labels != "Unknown"].value_counts(normalize=True)[classes].to_numpy()
+    assert frequencies.min() < 0.1  # the reference is imbalanced
+    raw = result.query_model.predict(result.query_model.adata, soft=True)[classes].to_numpy()
+    expected = result.calibration.transform(ct.tl.change_class_prior(raw, frequencies, np.full(len(classes), 1 / 3)))
+    np.testing.assert_allclose(result.probabilities.to_numpy(), expected, rtol=1e-5, atol=1e-7)
+    rare_type = classes.index("type_0")
+    assert (result.probabilities.to_numpy().argmax(1) == rare_type).sum() > (raw.argmax(1) == rare_type).sum()
