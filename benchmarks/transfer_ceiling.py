@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> None:
     (args.out / "results.json").write_text(json.dumps({"command": command, "rows": rows}, indent=1))
     table = pd.DataFrame(rows).pivot_table(index=["task", "C"], columns="training", values="macro_f1")[list(TRAINING)]
     (args.out / "report.md").write_text(
-        "# Label transfer: query macro-F1 with and without the query's own labels\n\n"
+        "---\norphan: true\n---\n\n# Label transfer: query macro-F1 with and without the query's own labels\n\n"
         f"Command: `{command}`\n\nLogistic regression (class-balanced), 5-fold CV on the query cells.\n\n"
         + table.round(3).reset_index().to_markdown(index=False)
         + "\n"
@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> None:
     best = table.groupby(level="task").max()
     ax = best.plot.bar(figsize=(6, 3.5), rot=0, ylim=(0.5, 1.0))
     ax.set_ylabel("query macro-F1 (best C)")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper left", ncol=3)
     plt.tight_layout()
     plt.savefig(args.out / "transfer_ceiling.png", dpi=120)
 
