@@ -51,7 +51,7 @@ class TransferResult:
     calibration
         The temperature fitted on held-out reference cells, with the expected calibration error before and after.
     probabilities
-        Calibrated class probabilities of every query cell (cells × cell types).
+        Calibrated class probabilities of every query cell (cells × cell types), under ``class_prior``.
     novelty
         Per query cell, the share of held-out reference cells that lie closer to their nearest cell type in the latent
         space (:func:`~celltyper.tl.novelty`): about 0.5 for a typical cell, 1 beyond every reference cell.
