@@ -42,10 +42,11 @@ def cross_validated_f1(reference, query, C: float, seed: int) -> dict[str, float
     X_reference, y_reference = log_normalized(reference), reference.obs["cell_type"].astype(str).to_numpy()
     X_query, y_query = log_normalized(query), query.obs["cell_type"].astype(str).to_numpy()
     predictions = {training: np.empty(len(y_query), dtype=object) for training in TRAINING}
+    reference_model = LogisticRegression(C=C, class_weight="balanced", max_iter=3000).fit(X_reference, y_reference)
+    predictions["reference only"][:] = reference_model.predict(X_query)
     folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=seed).split(X_query, y_query)
     for train, test in folds:
         sets = {
-            "reference only": (X_reference, y_reference),
             "query folds": (X_query[train], y_query[train]),
             "reference + query folds": (
                 np.vstack([X_reference, X_query[train]]),
