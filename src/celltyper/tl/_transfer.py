@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import warnings
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -103,9 +103,9 @@ def _check_inputs(
         raise ValueError(f"unknown_threshold must be in [0, 1), not {unknown_threshold}.")
     if not 0 < novelty_threshold <= 1:
         raise ValueError(f"novelty_threshold must be in (0, 1], not {novelty_threshold}.")
-    if classifier not in ("vae", "transformer", "ensemble"):
+    if classifier not in get_args(Classifier):
         raise ValueError(f"classifier must be 'vae', 'transformer' or 'ensemble', not {classifier!r}.")
-    if class_prior not in ("balanced", "reference"):
+    if class_prior not in get_args(ClassPrior):
         raise ValueError(f"class_prior must be 'balanced' or 'reference', not {class_prior!r}.")
     if reference_model is not None and _CALIBRATION not in reference_model.adata.obs:
         raise ValueError(
