@@ -107,7 +107,7 @@ def log_normalized(adata: AnnData) -> np.ndarray:
 
 
 # --- methods: each returns (classes, probabilities of the query cells) --------------------------------------------
-def run_celltyper(reference, query, labels_key, batch_key, args, classifier="ensemble"):
+def run_celltyper(reference, query, labels_key, batch_key, args, classifier="linear"):  # transfer_labels' default
     query = query.copy()
     result = ct.tl.transfer_labels(
         reference,
@@ -229,9 +229,10 @@ METHODS = {
     "logreg, shifted genes removed": run_logreg_unshifted,
     # The same, class-balanced and 100 times more regularised: the best logistic regression found on Kang and 8 donors.
     "logreg (balanced, C=0.01), shifted genes removed": partial(run_logreg_unshifted, C=0.01, class_weight="balanced"),
-    # transfer_labels with its other classifiers (the VAE's or CellTypeTransformer alone): on request.
+    # transfer_labels with its other classifiers (the VAE's, CellTypeTransformer, their mean): on request.
     "celltyper (classifier=vae)": partial(run_celltyper, classifier="vae"),
     "celltyper (classifier=transformer)": partial(run_celltyper, classifier="transformer"),
+    "celltyper (classifier=ensemble)": partial(run_celltyper, classifier="ensemble"),
 }
 DEFAULT_METHODS = [name for name in METHODS if not name.startswith("celltyper (classifier=")]
 

@@ -11,9 +11,9 @@ import scipy.sparse as sp
 from sklearn.feature_selection import f_classif
 
 import celltyper as ct
+from celltyper._normalization import log1p_cp10k
 from celltyper.model import SemiSupervisedCountVAE
 from celltyper.model._streaming import ClassStatistics, row_block, row_chunks, rows_at
-from celltyper.model._transformer import _log1p_cp10k
 from celltyper.model._validation import summarize_matrix
 
 SMALL = {"n_genes": 100, "n_tokens": 16, "d_model": 16, "n_layers": 1}
@@ -33,10 +33,10 @@ def test_chunked_f_statistic_matches_scikit_learn(on_disk):
     _, adata = on_disk
     codes = adata.obs["cell_type"].cat.codes.to_numpy().copy()
     codes[::5] = 3  # unlabeled cells are skipped
-    chunks = ((_log1p_cp10k(chunk), codes[rows]) for rows, chunk in row_chunks(adata.X, chunk_size=70))
+    chunks = ((log1p_cp10k(chunk), codes[rows]) for rows, chunk in row_chunks(adata.X, chunk_size=70))
     statistics = ClassStatistics.accumulate(chunks, 3)
     labelled = codes < 3
-    e = _log1p_cp10k(adata.X[labelled])
+    e = log1p_cp10k(adata.X[labelled])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         expected = np.nan_to_num(f_classif(e.astype(np.float64), codes[labelled])[0], nan=-1.0)

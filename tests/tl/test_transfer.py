@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
+import scanpy as sc
 import scipy.sparse as sp
+from sklearn.linear_model import LogisticRegression
 
 import celltyper as ct
+from celltyper.tl._transfer import LINEAR_C
 
 FAST = {"max_epochs": 15, "query_max_epochs": 5, "n_top_genes": None, "model_kwargs": {"n_hidden": 32}}
 
@@ -114,3 +118,28 @@ def test_balanced_class_prior_is_bayes_rule_on_the_vae_probabilities(split):
     np.testing.assert_allclose(result.probabilities.to_numpy(), expected, rtol=1e-5, atol=1e-7)
     rare_type = classes.index("type_0")
     assert (result.probabilities.to_numpy().argmax(1) == rare_type).sum() > (raw.argmax(1) == rare_type).sum()
+
+
+def test_linear_classifier_is_balanced_logistic_regression_on_the_training_cells(split):
+    """classifier="linear": scikit-learn's balanced logistic regression on log1p(CP10k), the held-out cells left out."""
+    reference, query = split[0].copy(), split[1].copy()
+    truth = query.obs["cell_type"].astype(str).to_numpy()
+
+    result = ct.tl.transfer_labels(reference, query, "cell_type", layer="counts", classifier="linear", **FAST)
+
+    assert result.transformer is None and query.uns["celltyper"]["classifier"] == "linear"
+    obs = result.reference_model.adata.obs
+    training = (obs["_celltyper_labels"] != "Unknown").to_numpy()
+    assert 0 < (~training).sum() < 0.2 * len(obs)  # the calibration cells are not trained on
+    genes = result.reference_model.adata.var_names  # without the shifted genes
+    reference, query = reference[:, genes].copy(), query[:, genes].copy()
+    normalized = np.log1p(sc.pp.normalize_total(reference, target_sum=1e4, layer="counts", inplace=False)["X"])
+    expected = LogisticRegression(C=LINEAR_C, class_weight="balanced", max_iter=1000).fit(
+        normalized[training], reference.obs["cell_type"].astype(str).to_numpy()[training]
+    )
+    np.testing.assert_allclose(result.linear.coef_, expected.coef_, rtol=1e-3, atol=1e-4)
+    classes = list(result.probabilities.columns)
+    query_normalized = np.log1p(sc.pp.normalize_total(query, target_sum=1e4, layer="counts", inplace=False)["X"])
+    raw = pd.DataFrame(expected.predict_proba(query_normalized), columns=expected.classes_)[classes].to_numpy()
+    np.testing.assert_allclose(result.probabilities.to_numpy(), result.calibration.transform(raw), atol=1e-3)
+    assert (result.probabilities.idxmax(axis=1).to_numpy() == truth).mean() > 0.6  # chance: 1/3

@@ -365,9 +365,14 @@ class SemiSupervisedCountVAE(SemisupervisedTrainingMixin, CountVAE):
                 probabilities.append(torch.softmax(logits, dim=-1).cpu().numpy())
         return np.concatenate(probabilities)
 
+    @property
+    def cell_types(self) -> list[str]:
+        """The cell types the classifier predicts: the columns of ``predict(soft=True)``, in their order."""
+        return list(self._label_mapping[: self.n_labels])
+
     def _as_prediction(self, probabilities: np.ndarray, cells: pd.Index, soft: bool) -> np.ndarray | pd.DataFrame:
         """Labels (the most probable), or the probabilities as a DataFrame cells × labels."""
-        labels = np.asarray(self._label_mapping[: probabilities.shape[1]])
+        labels = np.asarray(self.cell_types)
         if soft:
             return pd.DataFrame(probabilities, columns=labels, index=cells)
         return labels[probabilities.argmax(1)]

@@ -18,6 +18,7 @@ from scvi.data.fields import CategoricalObsField, LabelsWithUnlabeledObsField, L
 from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
 from sklearn.linear_model import LogisticRegression
 
+from celltyper._normalization import log1p_cp10k
 from celltyper.module import TransformerClassifierModule
 from celltyper.train import BalancedDataSplitter, ClassifierTrainingPlan, RestoreBestWeights
 from celltyper.train._classifier import stratified_split
@@ -34,16 +35,6 @@ WARN_GENE_OVERLAP = 0.8
 #: The linear head is fitted on at most this many training cells of each type (chosen at random), so that fitting it
 #: on an atlas holds a bounded number of cells in memory; the bundled references have fewer per type.
 LINEAR_HEAD_CELLS_PER_TYPE = 5000
-
-
-def _log1p_cp10k(X) -> sp.csr_matrix:
-    """log1p(counts per 10,000) of a cells × genes matrix, as sparse float32 (the module's normalization)."""
-    X = sp.csr_matrix(X, dtype=np.float32)
-    library = np.asarray(X.sum(1)).ravel()
-    scale = 1e4 / np.maximum(library, 1.0)
-    out = sp.diags(scale.astype(np.float32)) @ X
-    out.data = np.log1p(out.data)
-    return out.tocsr()
 
 
 def _per_type_sample(cells: np.ndarray, labels: np.ndarray, max_per_type: int, seed: int) -> np.ndarray:
@@ -189,7 +180,7 @@ class CellTypeTransformer(UnsupervisedTrainingMixin, BaseModelClass):
             linear_weight=linear_weight,
         )
         # F statistic and mean of log1p(CP10k) over the labelled cells, chunk by chunk (a backed X is never loaded)
-        chunks = ((_log1p_cp10k(chunk), labels[rows]) for rows, chunk in row_chunks(X))
+        chunks = ((log1p_cp10k(chunk), labels[rows]) for rows, chunk in row_chunks(X))
         statistics = ClassStatistics.accumulate(chunks, len(self.class_names_))
         genes = np.sort(np.argsort(-statistics.f_statistic(), kind="stable")[: self.module.n_genes])
         self.module.set_reference(
@@ -371,7 +362,7 @@ class CellTypeTransformer(UnsupervisedTrainingMixin, BaseModelClass):
         keep = np.zeros(len(labels), dtype=bool)
         keep[cells] = True
         genes = self.module.gene_index.cpu().numpy()
-        E = sp.vstack([_log1p_cp10k(chunk[keep[rows]])[:, genes] for rows, chunk in row_chunks(X)]).tocsr()
+        E = sp.vstack([log1p_cp10k(chunk[keep[rows]])[:, genes] for rows, chunk in row_chunks(X)]).tocsr()
         fit = LogisticRegression(C=1.0, class_weight="balanced", max_iter=1000).fit(E, labels[keep])
         coef, intercept = fit.coef_, fit.intercept_
         if len(fit.classes_) == 2:  # scikit-learn's binary model: one logit, for the second class
