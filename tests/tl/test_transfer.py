@@ -120,26 +120,35 @@ def test_balanced_class_prior_is_bayes_rule_on_the_vae_probabilities(split):
     assert (result.probabilities.to_numpy().argmax(1) == rare_type).sum() > (raw.argmax(1) == rare_type).sum()
 
 
-def test_linear_classifier_is_balanced_logistic_regression_on_the_training_cells(split):
-    """classifier="linear": scikit-learn's balanced logistic regression on log1p(CP10k), the held-out cells left out."""
+def test_linear_classifier_is_balanced_logistic_regression_calibrated_without_the_held_out_cells(split):
+    """classifier="linear": scikit-learn's balanced logistic regression on log1p(CP10k) of every labelled cell, with the
+    temperature fitted on the held-out cells' probabilities under a twin trained without them."""
     reference, query = split[0].copy(), split[1].copy()
     truth = query.obs["cell_type"].astype(str).to_numpy()
 
     result = ct.tl.transfer_labels(reference, query, "cell_type", layer="counts", classifier="linear", **FAST)
 
     assert result.transformer is None and query.uns["celltyper"]["classifier"] == "linear"
-    obs = result.reference_model.adata.obs
-    training = (obs["_celltyper_labels"] != "Unknown").to_numpy()
-    assert 0 < (~training).sum() < 0.2 * len(obs)  # the calibration cells are not trained on
+    held_out = (result.reference_model.adata.obs["_celltyper_labels"] == "Unknown").to_numpy()
+    assert 0 < held_out.sum() < 0.2 * reference.n_obs
     genes = result.reference_model.adata.var_names  # without the shifted genes
     reference, query = reference[:, genes].copy(), query[:, genes].copy()
-    normalized = np.log1p(sc.pp.normalize_total(reference, target_sum=1e4, layer="counts", inplace=False)["X"])
-    expected = LogisticRegression(C=LINEAR_C, class_weight="balanced", max_iter=1000).fit(
-        normalized[training], reference.obs["cell_type"].astype(str).to_numpy()[training]
-    )
-    np.testing.assert_allclose(result.linear.coef_, expected.coef_, rtol=1e-3, atol=1e-4)
+    x = np.log1p(sc.pp.normalize_total(reference, target_sum=1e4, layer="counts", inplace=False)["X"])
+    y = reference.obs["cell_type"].astype(str).to_numpy()
+
+    def fit(cells):
+        return LogisticRegression(C=LINEAR_C, class_weight="balanced", max_iter=1000).fit(x[cells], y[cells])
+
+    final, twin = fit(np.ones(len(y), dtype=bool)), fit(~held_out)
+    np.testing.assert_allclose(result.linear.coef_, final.coef_, rtol=1e-3, atol=1e-4)
     classes = list(result.probabilities.columns)
-    query_normalized = np.log1p(sc.pp.normalize_total(query, target_sum=1e4, layer="counts", inplace=False)["X"])
-    raw = pd.DataFrame(expected.predict_proba(query_normalized), columns=expected.classes_)[classes].to_numpy()
-    np.testing.assert_allclose(result.probabilities.to_numpy(), result.calibration.transform(raw), atol=1e-3)
+    order = pd.Index(final.classes_).get_indexer(classes)  # the same for the twin: every type has training cells
+    calibration = ct.tl.fit_temperature(twin.predict_proba(x[held_out])[:, order], y[held_out], classes)
+    in_sample = ct.tl.fit_temperature(final.predict_proba(x[held_out])[:, order], y[held_out], classes)
+    assert result.calibration.ece_before == pytest.approx(calibration.ece_before, rel=1e-2)
+    assert abs(calibration.ece_before - in_sample.ece_before) > 0.02  # so the held-out cells' predictor is told apart
+    query_x = np.log1p(sc.pp.normalize_total(query, target_sum=1e4, layer="counts", inplace=False)["X"])
+    np.testing.assert_allclose(
+        result.probabilities.to_numpy(), result.calibration.transform(final.predict_proba(query_x)[:, order]), atol=1e-3
+    )
     assert (result.probabilities.idxmax(axis=1).to_numpy() == truth).mean() > 0.6  # chance: 1/3

@@ -36,6 +36,7 @@ LINEAR_C = 0.001
 ClassPrior = Literal["balanced", "reference"]
 # Internal obs columns of the copies the models are trained on (the user's AnnData never gets them).
 _LABELS, _BATCH, _CALIBRATION = "_celltyper_labels", "_celltyper_batch", "_celltyper_calibration"
+_TRUE_LABELS = "_celltyper_true_labels"  # the labels, the held-out calibration cells' included
 
 
 @dataclass
@@ -53,8 +54,9 @@ class TransferResult:
         The :class:`~celltyper.CellTypeTransformer` trained on the reference (``classifier`` ``"transformer"`` or
         ``"ensemble"``), else ``None``.
     linear
-        The linear classifier (scikit-learn ``LogisticRegression`` on log1p(CP10k) of the reference's genes) trained on
-        the reference (``classifier="linear"``), else ``None``.
+        The linear classifier (scikit-learn ``LogisticRegression`` on log1p(CP10k) of the reference's genes) fitted on
+        every labelled reference cell (``classifier="linear"``), else ``None``. The temperature was fitted on a twin
+        trained without the held-out cells.
     genes
         Which reference genes the query has (:class:`~celltyper.tl.GeneOverlap`).
     calibration
@@ -152,7 +154,7 @@ def _reference_copy(reference, labels_key, layer, batch_key, calibration_fractio
     calibration[held_out] = True
     adata.obs[_CALIBRATION] = calibration
     adata.obs[_LABELS] = np.where(calibration, UNKNOWN, labels.to_numpy())
-    adata.obs["_celltyper_true_labels"] = labels.to_numpy()
+    adata.obs[_TRUE_LABELS] = labels.to_numpy()
     return adata
 
 
@@ -208,12 +210,17 @@ def _train_transformer(reference_data, layer, train_kwargs):
     return transformer
 
 
-def _train_linear(reference_data: AnnData) -> LogisticRegression:
-    """Class-balanced logistic regression, strong L2 penalty, on log1p(CP10k) of the labelled reference cells."""
-    labels = reference_data.obs[_LABELS].to_numpy()
+def _train_linear(reference_data: AnnData, labels_key: str) -> LogisticRegression:
+    """Balanced, strongly L2-penalised logistic regression on log1p(CP10k) of the cells labelled in ``labels_key``."""
+    labels = reference_data.obs[labels_key].to_numpy()
     labelled = np.flatnonzero(labels != UNKNOWN)
     model = LogisticRegression(C=LINEAR_C, class_weight="balanced", max_iter=1000)
     return model.fit(log1p_cp10k(reference_data.X[labelled]), labels[labelled])
+
+
+def _linear_probabilities(model: LogisticRegression, counts, classes: list[str]) -> np.ndarray:
+    """The linear classifier's probabilities of the cells of ``counts``, one column per class of ``classes``."""
+    return model.predict_proba(log1p_cp10k(counts))[:, pd.Index(model.classes_).get_indexer(classes)]
 
 
 def _classifier_probabilities(
@@ -252,11 +259,13 @@ def _classifier_probabilities(
             query_p = transformer.predict(query_data, soft=True)[classes].to_numpy()
             calibration_p = transformer.predict(reference_data[calibration_cells], soft=True)[classes].to_numpy()
         else:
+            # As scikit-learn's CalibratedClassifierCV(ensemble=False): the held-out cells are predicted by a model
+            # trained without them, and the query by one refitted on every labelled cell.
             trained_prior = uniform
-            fitted[member] = linear = _train_linear(reference_data)
-            order = pd.Index(linear.classes_).get_indexer(classes)
-            query_p = linear.predict_proba(log1p_cp10k(query_data.X))[:, order]
-            calibration_p = linear.predict_proba(log1p_cp10k(reference_data.X[calibration_cells]))[:, order]
+            held_in = _train_linear(reference_data, _LABELS)
+            calibration_p = _linear_probabilities(held_in, reference_data.X[calibration_cells], classes)
+            fitted[member] = linear = _train_linear(reference_data, _TRUE_LABELS)
+            query_p = _linear_probabilities(linear, query_data.X, classes)
         query_probabilities.append(change_class_prior(query_p, trained_prior, target))
         calibration_probabilities.append(change_class_prior(calibration_p, trained_prior, target))
     return classes, np.mean(query_probabilities, axis=0), np.mean(calibration_probabilities, axis=0), fitted
@@ -432,7 +441,7 @@ def transfer_labels(
     )
     calibration = fit_temperature(
         calibration_probabilities,
-        reference_data.obs["_celltyper_true_labels"].to_numpy()[calibration_cells],
+        reference_data.obs[_TRUE_LABELS].to_numpy()[calibration_cells],
         classes,
     )
     probabilities = pd.DataFrame(calibration.transform(query_probabilities), index=query.obs_names, columns=classes)
