@@ -348,8 +348,8 @@ def transfer_labels(
         the mapped query. ``"transformer"``: a :class:`~celltyper.CellTypeTransformer` trained on the reference.
         ``"ensemble"``: the mean of the VAE's and the transformer's probabilities. The CountVAE is trained whichever
         is chosen (for the latent space and the novelty). The linear classifier measured best on four transfers
-        between datasets, donors and conditions held out from the benchmark; the ensemble is level with it within one
-        dataset and better on the 8-donor benchmark task (``docs/transfer.md``).
+        between datasets, donors and conditions held out from the benchmark, and on both labelled benchmark tasks
+        over three seeds; the ensemble was level with it within one dataset (``docs/transfer.md``).
     class_prior
         ``"balanced"`` (default): every cell type is a priori equally likely, so a type rare in the reference is not
         called less often for being rare there (the query's composition is unknown; this maximises balanced accuracy
