@@ -10,6 +10,7 @@ from typing import Literal, get_args
 import numpy as np
 import pandas as pd
 import scanpy as sc
+import scipy.sparse as sp
 import scvi
 from anndata import AnnData
 from sklearn.linear_model import LogisticRegression
@@ -210,17 +211,16 @@ def _train_transformer(reference_data, layer, train_kwargs):
     return transformer
 
 
-def _train_linear(reference_data: AnnData, labels_key: str) -> LogisticRegression:
-    """Balanced, strongly L2-penalised logistic regression on log1p(CP10k) of the cells labelled in ``labels_key``."""
-    labels = reference_data.obs[labels_key].to_numpy()
+def _train_linear(normalized: sp.csr_matrix, labels: np.ndarray) -> LogisticRegression:
+    """Balanced, strongly L2-penalised logistic regression on the labelled cells of ``normalized`` (log1p(CP10k))."""
     labelled = np.flatnonzero(labels != UNKNOWN)
     model = LogisticRegression(C=LINEAR_C, class_weight="balanced", max_iter=1000)
-    return model.fit(log1p_cp10k(reference_data.X[labelled]), labels[labelled])
+    return model.fit(normalized[labelled], labels[labelled])
 
 
-def _linear_probabilities(model: LogisticRegression, counts, classes: list[str]) -> np.ndarray:
-    """The linear classifier's probabilities of the cells of ``counts``, one column per class of ``classes``."""
-    return model.predict_proba(log1p_cp10k(counts))[:, pd.Index(model.classes_).get_indexer(classes)]
+def _linear_probabilities(model: LogisticRegression, normalized: sp.csr_matrix, classes: list[str]) -> np.ndarray:
+    """The linear classifier's probabilities of the cells of ``normalized``, one column per class of ``classes``."""
+    return model.predict_proba(normalized)[:, pd.Index(model.classes_).get_indexer(classes)]
 
 
 def _classifier_probabilities(
@@ -262,10 +262,11 @@ def _classifier_probabilities(
             # As scikit-learn's CalibratedClassifierCV(ensemble=False): the held-out cells are predicted by a model
             # trained without them, and the query by one refitted on every labelled cell.
             trained_prior = uniform
-            held_in = _train_linear(reference_data, _LABELS)
-            calibration_p = _linear_probabilities(held_in, reference_data.X[calibration_cells], classes)
-            fitted[member] = linear = _train_linear(reference_data, _TRUE_LABELS)
-            query_p = _linear_probabilities(linear, query_data.X, classes)
+            normalized = log1p_cp10k(reference_data.X)
+            held_in = _train_linear(normalized, reference_data.obs[_LABELS].to_numpy())
+            calibration_p = _linear_probabilities(held_in, normalized[calibration_cells], classes)
+            fitted[member] = linear = _train_linear(normalized, reference_data.obs[_TRUE_LABELS].to_numpy())
+            query_p = _linear_probabilities(linear, log1p_cp10k(query_data.X), classes)
         query_probabilities.append(change_class_prior(query_p, trained_prior, target))
         calibration_probabilities.append(change_class_prior(calibration_p, trained_prior, target))
     return classes, np.mean(query_probabilities, axis=0), np.mean(calibration_probabilities, axis=0), fitted
