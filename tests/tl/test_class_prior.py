@@ -26,3 +26,16 @@ def test_swaps_the_prior_and_keeps_the_likelihood():
 def test_refuses_a_class_the_classifier_never_saw():
     with pytest.raises(ValueError, match="trained_prior must be positive"):
         change_class_prior(np.full((2, 2), 0.5), np.array([1.0, 0.0]), np.full(2, 0.5))
+
+
+@pytest.mark.parametrize(
+    ("trained", "new", "match"),
+    [
+        (np.full(3, 1 / 3), np.full(2, 0.5), "one value per class"),
+        (np.full(2, 0.5), np.array([1.5, -0.5]), "new_prior must be non-negative"),
+        (np.full(2, 0.5), np.zeros(2), "at least one positive class"),
+    ],
+)
+def test_refuses_priors_that_do_not_fit(trained, new, match):
+    with pytest.raises(ValueError, match=match):
+        change_class_prior(np.full((2, 2), 0.5), trained, new)

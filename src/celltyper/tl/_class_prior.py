@@ -25,8 +25,17 @@ def change_class_prior(probabilities: np.ndarray, trained_prior: np.ndarray, new
     -------
     ``(cells, classes)`` probabilities under ``new_prior``, each row summing to 1.
     """
+    probabilities = np.asarray(probabilities, dtype=float)
     trained_prior, new_prior = np.asarray(trained_prior, dtype=float), np.asarray(new_prior, dtype=float)
+    n_classes = probabilities.shape[-1]
+    if trained_prior.shape != (n_classes,) or new_prior.shape != (n_classes,):
+        raise ValueError(
+            f"trained_prior {trained_prior.shape} and new_prior {new_prior.shape} need one value per class of "
+            f"probabilities ({n_classes})."
+        )
     if (trained_prior <= 0).any():
         raise ValueError("trained_prior must be positive for every class: a classifier never trained on a class.")
-    weighted = np.asarray(probabilities, dtype=float) * (new_prior / trained_prior)
+    if (new_prior < 0).any() or new_prior.sum() <= 0:
+        raise ValueError("new_prior must be non-negative with at least one positive class.")
+    weighted = probabilities * (new_prior / trained_prior)
     return weighted / weighted.sum(axis=1, keepdims=True)
