@@ -227,7 +227,7 @@ METHODS = {
     "kNN on scVI": run_knn_scvi,
     "logreg": run_logreg,
     "logreg, shifted genes removed": run_logreg_unshifted,
-    # The same, class-balanced and 100 times more regularised: the best logistic regression found on Kang and 8 donors.
+    # The same, class-balanced and 100 times more regularised (transfer_labels' own linear classifier uses C=0.001).
     "logreg (balanced, C=0.01), shifted genes removed": partial(run_logreg_unshifted, C=0.01, class_weight="balanced"),
     # transfer_labels with its other classifiers (the VAE's, CellTypeTransformer, their mean): on request.
     "celltyper (classifier=vae)": partial(run_celltyper, classifier="vae"),
