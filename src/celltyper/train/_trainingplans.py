@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from scvi import REGISTRY_KEYS
 from scvi.train import TrainingPlan as ScviTrainingPlan
 
 
 class TrainModeMixin:
-    """Put the module into train mode at the start of every fit.
+    """Put the module into train mode at the start of every fit, and skip one-cell minibatches.
 
     scvi-tools 1.4.2 ends training, ``load`` and ``load_query_data`` with ``module.eval()``, and Lightning 2.6 no
     longer switches modules back, so a second ``train()``, training after ``load()`` or query training would run
@@ -16,6 +17,18 @@ class TrainModeMixin:
     def on_train_start(self) -> None:
         self.module.train()
         super().on_train_start()
+
+    def training_step(self, batch, batch_idx):
+        """Skip a minibatch of one cell, which BatchNorm cannot normalise in train mode; train on the others.
+
+        The last minibatch of an epoch holds one cell whenever the training cells (or, semi-supervised, the labelled
+        ones) are one more than a multiple of the batch size: without this, training would stop with a BatchNorm
+        error on such a data set.
+        """
+        parts = batch if isinstance(batch, list | tuple) else [batch]
+        if min(part[REGISTRY_KEYS.X_KEY].shape[0] for part in parts) < 2:
+            return None
+        return super().training_step(batch, batch_idx)
 
 
 class TrainingPlan(TrainModeMixin, ScviTrainingPlan):
