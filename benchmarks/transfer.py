@@ -131,7 +131,7 @@ def run_celltyper(reference, query, labels_key, batch_key, args, classifier="lin
         "temperature": result.calibration.temperature,
         "ece_heldout_before": result.calibration.ece_before,
         "ece_heldout_after": result.calibration.ece_after,
-        "n_shifted_genes_excluded": len(query.uns["celltyper"]["excluded_shifted_genes"]),
+        "n_shifted_genes_excluded": len(result.excluded_genes),
     }
     return list(result.probabilities.columns), result.probabilities.to_numpy(), extra
 
@@ -227,12 +227,11 @@ METHODS = {
     "kNN on scVI": run_knn_scvi,
     "logreg": run_logreg,
     "logreg, shifted genes removed": run_logreg_unshifted,
-    # The same, class-balanced and 100 times more regularised (transfer_labels' own linear classifier uses C=0.001).
+    # The same, class-balanced and 100 times more regularised.
     "logreg (balanced, C=0.01), shifted genes removed": partial(run_logreg_unshifted, C=0.01, class_weight="balanced"),
-    # transfer_labels with its other classifiers (the VAE's, CellTypeTransformer, their mean): on request.
+    # transfer_labels with its other classifiers (the VAE's, CellTypeTransformer): on request.
     "celltyper (classifier=vae)": partial(run_celltyper, classifier="vae"),
     "celltyper (classifier=transformer)": partial(run_celltyper, classifier="transformer"),
-    "celltyper (classifier=ensemble)": partial(run_celltyper, classifier="ensemble"),
 }
 DEFAULT_METHODS = [name for name in METHODS if not name.startswith("celltyper (classifier=")]
 

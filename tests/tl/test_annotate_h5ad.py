@@ -59,7 +59,7 @@ def test_unknown_threshold_and_bad_arguments(model_and_query):
     unsure = table["celltyper_confidence"] < 0.9
     assert (table.loc[unsure, "celltyper_prediction"] == "Unknown").all()
     assert (table.loc[~unsure, "celltyper_prediction"] != "Unknown").all()
-    with pytest.raises(ValueError, match="between 0 and 1"):
+    with pytest.raises(ValueError, match=r"unknown_threshold must be in \[0, 1\)"):
         ct.tl.annotate_h5ad(model, path, unknown_threshold=1.5)
     with pytest.raises(ValueError, match="positive number of cells"):
         ct.tl.annotate_h5ad(model, path, chunk_size=0)

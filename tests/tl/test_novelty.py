@@ -1,45 +1,49 @@
-"""Type distances and novelty: a cluster the reference lacks is far from every type; typical cells score ~0.5."""
+"""Cluster–type match: a query cluster of a type the reference lacks does not look like the type it was called."""
 
 from __future__ import annotations
 
 import numpy as np
-import pytest
+import scipy.sparse as sp
 
-from celltyper.tl import TypeDistance, novelty
-
-
-def _clusters(rng, centres, n=200):
-    latent = np.concatenate([rng.normal(c, 1.0, size=(n, 3)) for c in centres])
-    labels = np.repeat([f"type_{i}" for i in range(len(centres))], n)
-    return latent, labels
+from celltyper.tl import cluster_type_match
 
 
-def test_a_type_missing_from_the_reference_is_far_and_novel():
+def _profiles(rng, n_genes=60, n_types=4):
+    base = rng.gamma(2.0, 1.0, size=n_genes)
+    programs = np.zeros((n_types + 1, n_genes))
+    for t in range(n_types + 1):  # one program more than the reference knows: the novel type's
+        programs[t, rng.choice(n_genes, 8, replace=False)] = 3.0
+    return base, programs
+
+
+def _cells(rng, base, programs, types, n=80, shift=None):
+    rows = []
+    for t in types:
+        mean = base + programs[t] + (shift if shift is not None else 0)
+        rows.append(np.log1p(rng.poisson(np.exp(mean), size=(n, base.size))))
+    return sp.csr_matrix(np.vstack(rows)), np.repeat(types, n)
+
+
+def test_a_cluster_of_a_missing_type_matches_its_called_type_poorly_and_a_global_shift_does_not_count():
     rng = np.random.default_rng(0)
-    latent, labels = _clusters(rng, [(0, 0, 0), (8, 0, 0)])
-    distances = TypeDistance(latent, labels)
-    held_out, _ = _clusters(rng, [(0, 0, 0), (8, 0, 0)], n=100)
-    known, _ = _clusters(rng, [(0, 0, 0), (8, 0, 0)], n=100)
-    unseen = rng.normal((0, 8, 0), 1.0, size=(100, 3))
+    base, programs = _profiles(rng)
+    reference, reference_types = _cells(rng, base, programs, [0, 1, 2, 3])
+    shift = rng.normal(0, 1.5, size=base.size)  # every query gene moved the same way: another platform
+    query, query_types = _cells(rng, base, programs, [0, 1, 2, 3, 4], shift=shift)
+    called = np.where(query_types == 4, 0, query_types).astype(str)  # the novel type was called type 0
+    clusters = query_types  # one cluster per true type
 
-    calibration = distances.distance(held_out)
-    novelty_known = novelty(distances.distance(known), calibration)
-    novelty_unseen = novelty(distances.distance(unseen), calibration)
+    match = cluster_type_match(query, clusters, called, reference, reference_types.astype(str))
 
-    assert 0.35 < np.median(novelty_known) < 0.65  # as typical as the held-out reference cells
-    assert (novelty_unseen > 0.99).mean() > 0.95
-    assert ((novelty_known >= 0) & (novelty_known <= 1)).all()
-
-
-def test_distance_is_to_the_nearest_type():
-    latent = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [10.0, 10.0], [10.0, 11.0], [11.0, 10.0]])
-    labels = ["a", "a", "a", "b", "b", "b"]
-    distances = TypeDistance(latent, labels)
-    near_a, near_b = distances.distance(np.array([[0.3, 0.3], [10.3, 10.3]]))
-    assert near_a == pytest.approx(near_b, rel=1e-6)  # both at the same spot relative to their own type
-    assert distances.distance(np.array([[5.0, 5.0]]))[0] > near_a
+    assert match.shape == (query.shape[0],)
+    assert (match[query_types < 4] > 0.8).all()  # known types match their own profile despite the shift
+    assert (match[query_types == 4] < 0.3).all()
 
 
-def test_a_type_with_one_cell_is_refused():
-    with pytest.raises(ValueError, match="fewer than 2 reference cells"):
-        TypeDistance(np.zeros((3, 2)), ["a", "a", "b"])
+def test_too_few_types_to_centre_on_gives_a_neutral_match():
+    rng = np.random.default_rng(1)
+    base, programs = _profiles(rng)
+    reference, reference_types = _cells(rng, base, programs, [0, 1])
+    query, query_types = _cells(rng, base, programs, [0, 1])
+    match = cluster_type_match(query, query_types, query_types.astype(str), reference, reference_types.astype(str))
+    np.testing.assert_array_equal(match, 1.0)

@@ -21,11 +21,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import KNeighborsClassifier
 
 import celltyper as ct
+from celltyper._keys import UNKNOWN, latent_key, prediction_key
 
 from ._measure import EpochTimer
 from ._tasks import Task
-
-UNLABELED = "Unknown"
 
 
 @dataclass(frozen=True)
@@ -187,10 +186,10 @@ def run_scanvi(task: Task, budget: Budget, cache: Cache) -> MethodOutput:
     scvi_model, scvi_seconds, timer = _scvi_reference(task, budget, cache)
     start = time.perf_counter()
     scvi.settings.seed = budget.seed
-    model = scvi.model.SCANVI.from_scvi_model(scvi_model, unlabeled_category=UNLABELED, labels_key="_labels")
+    model = scvi.model.SCANVI.from_scvi_model(scvi_model, unlabeled_category=UNKNOWN, labels_key="_labels")
     model.train(max_epochs=budget.scanvi_epochs, check_val_every_n_epoch=1, **_train_kwargs(budget))
     query = task.query
-    query.obs["_labels"] = UNLABELED
+    query.obs["_labels"] = UNKNOWN
     query_model = model
     if _has_new_batches(task):
         query_model = scvi.model.SCANVI.load_query_data(query, model)
@@ -276,11 +275,11 @@ def run_transfer_labels(task: Task, budget: Budget, cache: Cache) -> MethodOutpu
         random_state=budget.seed,
     )
     seconds = time.perf_counter() - start
-    latent = np.zeros((task.adata.n_obs, query.obsm["X_celltyper"].shape[1]), dtype=np.float32)
+    latent = np.zeros((task.adata.n_obs, query.obsm[latent_key()].shape[1]), dtype=np.float32)
     latent[~task.is_query] = result.reference_model.get_latent_representation()  # on the genes it kept
-    latent[task.is_query] = query.obsm["X_celltyper"]
+    latent[task.is_query] = query.obsm[latent_key()]
     extra = {
-        "unknown_fraction": float((query.obs["celltyper_prediction"] == "Unknown").mean()),
+        "unknown_fraction": float((query.obs[prediction_key()] == UNKNOWN).mean()),
         "ece_heldout_reference_before": result.calibration.ece_before,
         "ece_heldout_reference_after": result.calibration.ece_after,
     }

@@ -59,8 +59,8 @@ first half, validation every epoch, no early stopping), the same query-mapping e
 model, and `scvi.settings.seed` set before each. Architectures are each method's defaults. SCANVI starts from the
 SCVI reference model and trains half as many epochs again (its training time includes SCVI's). CellTypeTransformer
 gets the same epoch budget but stops early on its validation loss, as it does by default; `transfer_labels` runs
-with its defaults, so its prediction is a class-balanced logistic regression with C = 0.001 on the genes its shift
-filter keeps (the CountVAE inside it gives the latent space and the novelty). Logistic
+with its defaults, so its prediction is a class-balanced logistic regression with C = 0.003 on the genes its shift
+filter keeps (the CountVAE inside it gives the latent space). Logistic
 regression is scikit-learn's L2 model (C = 1) on log1p(CP10k). SCVI and the CountVAEs are scored as classifiers by a
 15-NN vote of the reference cells in their latent space.
 

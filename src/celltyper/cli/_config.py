@@ -66,7 +66,7 @@ _ANNOTATE = {
     "input": None,
     "out": "runs/annotate",
     "labels_key": None,
-    "unknown_threshold": None,
+    "unknown_threshold": 0.0,
     "embed": True,
 }
 

@@ -65,7 +65,7 @@ def run_demo(config: dict) -> dict[str, Path]:
         "input": prepared,
         "out": out / "annotate",
         "labels_key": None,
-        "unknown_threshold": None,
+        "unknown_threshold": 0.0,
         "embed": True,
     }
     annotated = run_annotate(annotate)

@@ -22,6 +22,7 @@ from scvi.dataloaders import SemiSupervisedDataSplitter
 from scvi.model._utils import get_max_epochs_heuristic
 from scvi.model.base import SemisupervisedTrainingMixin
 
+from celltyper._keys import UNKNOWN
 from celltyper.module import SemiSupervisedCountVAEModule
 from celltyper.module._vae import GeneLikelihood
 from celltyper.train._semisupervised import SemiSupervisedTrainingPlan
@@ -100,7 +101,7 @@ class SemiSupervisedCountVAE(SemisupervisedTrainingMixin, CountVAE):
         cls,
         adata: AnnData,
         labels_key: str,
-        unlabeled_category: str = "Unknown",
+        unlabeled_category: str = UNKNOWN,
         layer: str | None = None,
         batch_key: str | None = None,
         categorical_covariate_keys: list[str] | None = None,

@@ -18,6 +18,8 @@ from scvi.data.fields import CategoricalObsField, LabelsWithUnlabeledObsField, L
 from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
 from sklearn.linear_model import LogisticRegression
 
+from celltyper import _keys as keys
+from celltyper._keys import UNKNOWN
 from celltyper._normalization import log1p_cp10k
 from celltyper.module import TransformerClassifierModule
 from celltyper.train import BalancedDataSplitter, ClassifierTrainingPlan, RestoreBestWeights
@@ -205,7 +207,7 @@ class CellTypeTransformer(UnsupervisedTrainingMixin, BaseModelClass):
         labels_key: str,
         layer: str | None = None,
         batch_key: str | None = None,
-        unlabeled_category: str = "Unknown",
+        unlabeled_category: str = UNKNOWN,
         **kwargs,
     ) -> None:
         """Register a reference AnnData for :class:`CellTypeTransformer` (nothing in its values changes).
@@ -459,8 +461,8 @@ class CellTypeTransformer(UnsupervisedTrainingMixin, BaseModelClass):
     def annotate(
         self,
         adata: AnnData | None = None,
-        prediction_key: str = "celltyper_prediction",
-        confidence_key: str = "celltyper_confidence",
+        prediction_key: str = keys.prediction_key(),
+        confidence_key: str = keys.confidence_key(),
     ) -> None:
         """Write predicted cell types and their probability to ``adata.obs``.
 

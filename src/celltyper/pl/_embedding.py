@@ -11,9 +11,12 @@ from anndata import AnnData
 from matplotlib.figure import Figure
 from scanpy.plotting.palettes import default_20, default_102
 
+from celltyper import _keys as keys
+from celltyper._keys import UNKNOWN
+
 from ._utils import finish, style
 
-PREDICTION_KEYS = ("celltyper_prediction", "celltyper_confidence")
+PREDICTION_KEYS = (keys.prediction_key(), keys.confidence_key())
 UNKNOWN_COLOR = "lightgray"
 
 
@@ -32,9 +35,9 @@ def _shared_colors(adata: AnnData, keys: list[str]) -> None:
     sets = [set(adata.obs[k].cat.categories) for k in categorical]
     if not any(a & b for i, a in enumerate(sets) for b in sets[i + 1 :]):
         return
-    names = list(dict.fromkeys(c for k in categorical for c in adata.obs[k].cat.categories if c != "Unknown"))
+    names = list(dict.fromkeys(c for k in categorical for c in adata.obs[k].cat.categories if c != UNKNOWN))
     palette = default_20 if len(names) <= 20 else default_102
-    color = {name: palette[i % len(palette)] for i, name in enumerate(names)} | {"Unknown": UNKNOWN_COLOR}
+    color = {name: palette[i % len(palette)] for i, name in enumerate(names)} | {UNKNOWN: UNKNOWN_COLOR}
     for key in categorical:
         adata.uns[f"{key}_colors"] = [color[c] for c in adata.obs[key].cat.categories]
 

@@ -3,24 +3,31 @@
 from ._annotate_h5ad import annotate_h5ad
 from ._calibration import TemperatureScaling, fit_temperature
 from ._class_prior import change_class_prior
+from ._classifiers import CLASSIFIERS, LinearClassifier, ReferenceClassifier, TransformerClassifier, VAEClassifier
 from ._genes import GeneOverlap, align_genes
 from ._majority_voting import leiden_clusters, majority_vote
-from ._novelty import TypeDistance, novelty
+from ._novelty import cluster_type_match
 from ._shifted_genes import shifted_genes
 from ._transfer import TransferResult, transfer_labels
+from ._unknown import unknown_calls
 
 __all__ = [
+    "CLASSIFIERS",
     "GeneOverlap",
+    "LinearClassifier",
+    "ReferenceClassifier",
     "TemperatureScaling",
     "TransferResult",
-    "TypeDistance",
+    "TransformerClassifier",
+    "VAEClassifier",
     "align_genes",
     "annotate_h5ad",
     "change_class_prior",
+    "cluster_type_match",
     "fit_temperature",
     "leiden_clusters",
     "majority_vote",
-    "novelty",
     "shifted_genes",
     "transfer_labels",
+    "unknown_calls",
 ]

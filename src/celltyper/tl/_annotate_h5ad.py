@@ -15,11 +15,12 @@ import scipy.sparse as sp
 from anndata.io import read_elem, write_elem
 from scvi import REGISTRY_KEYS
 
+from celltyper import _keys as keys
+from celltyper._keys import UNKNOWN
 from celltyper.model import SemiSupervisedCountVAE
 
 from ._h5ad_chunks import CellNameReader, RowChunkReader
-
-UNKNOWN = "Unknown"
+from ._unknown import UNKNOWN_THRESHOLD, check_thresholds, unknown_calls
 
 
 def annotate_h5ad(
@@ -29,8 +30,8 @@ def annotate_h5ad(
     annotated: str | Path | None = None,
     predictions: str | Path | None = None,
     chunk_size: int = 50_000,
-    unknown_threshold: float | None = None,
-    key_added: str = "celltyper",
+    unknown_threshold: float = UNKNOWN_THRESHOLD,
+    key_added: str = keys.KEY_ADDED,
 ) -> pd.DataFrame:
     """Predict the cell type of every cell of an ``.h5ad`` file, ``chunk_size`` cells at a time.
 
@@ -55,7 +56,9 @@ def annotate_h5ad(
     chunk_size
         Cells read and predicted at a time.
     unknown_threshold
-        Cells whose top probability is below this are predicted ``"Unknown"``.
+        Cells whose top probability is below this are predicted ``"Unknown"`` (the rule of
+        :func:`~celltyper.tl.transfer_labels`, whose cluster novelty needs the whole query and is not computed here;
+        default 0: never).
     key_added
         Prefix of the columns.
 
@@ -69,8 +72,7 @@ def annotate_h5ad(
     >>> model = ct.CellTypeTransformer.load("reference_model/")
     >>> table = ct.tl.annotate_h5ad(model, "atlas.h5ad", annotated="atlas_annotated.h5ad")
     """
-    if unknown_threshold is not None and not 0 <= unknown_threshold <= 1:
-        raise ValueError(f"unknown_threshold must be a probability between 0 and 1, not {unknown_threshold}.")
+    check_thresholds(unknown_threshold)
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive number of cells, not {chunk_size}.")
     layer = model.registry_["setup_args"].get("layer")
@@ -106,12 +108,12 @@ def annotate_h5ad(
     values = probabilities.to_numpy()
     prediction = pd.Categorical(classes[values.argmax(1)], categories=classes)
     confidence = values.max(1)
-    if unknown_threshold is not None:
-        prediction = prediction.add_categories([UNKNOWN]) if UNKNOWN not in classes else prediction
-        prediction[confidence < unknown_threshold] = UNKNOWN
+    prediction = prediction.add_categories([UNKNOWN]) if UNKNOWN not in classes else prediction
+    prediction[unknown_calls(confidence, unknown_threshold=unknown_threshold)] = UNKNOWN
+    columns = {keys.prediction_key(key_added): prediction, keys.confidence_key(key_added): confidence}
     table = pd.concat(
         [
-            pd.DataFrame({f"{key_added}_prediction": prediction, f"{key_added}_confidence": confidence}, obs_names),
+            pd.DataFrame(columns, obs_names),
             probabilities.add_prefix("p_"),
         ],
         axis=1,

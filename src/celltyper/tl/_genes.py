@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import scanpy as sc
 import scipy.sparse as sp
 from anndata import AnnData
 
@@ -136,3 +138,35 @@ def align_genes(
     if layer is not None:
         result.layers[layer] = aligned
     return result, overlap
+
+
+def highly_variable_genes(adata: AnnData, n_top_genes: int | None, batch_key: str | None = None) -> pd.Index:
+    """The ``n_top_genes`` most variable genes of the counts in ``adata.X`` (scanpy's ``seurat_v3``), or all genes.
+
+    Only genes detected in at least 3 cells compete. seurat_v3's loess fit of variance on mean can fail on small data
+    (many genes with the same mean); it is then refitted with the widest span.
+    """
+    if n_top_genes is None or adata.n_vars <= n_top_genes:
+        return adata.var_names
+    detected = np.asarray((adata.X > 0).sum(axis=0)).ravel() >= 3
+    if detected.sum() <= n_top_genes:
+        return adata.var_names[detected]
+    expressed = AnnData(X=adata.X[:, detected], obs=adata.obs[[batch_key]] if batch_key is not None else None)
+    expressed.var_names = adata.var_names[detected]
+    for span in (0.3, 1.0):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                hvg = sc.pp.highly_variable_genes(
+                    expressed,
+                    n_top_genes=n_top_genes,
+                    flavor="seurat_v3",
+                    batch_key=batch_key,
+                    span=span,
+                    inplace=False,
+                )
+            break
+        except ValueError:
+            if span == 1.0:
+                raise
+    return expressed.var_names[hvg["highly_variable"].to_numpy()]

@@ -1,25 +1,53 @@
-"""Majority voting: give every cell of a Leiden cluster the label most of its cells were predicted as."""
+"""Clusters of the query on its own, and majority voting: every cell of a cluster gets the label most of it got."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 
+import igraph
 import numpy as np
 import pandas as pd
-import scanpy as sc
-from anndata import AnnData
+import scipy.sparse as sp
+from sklearn.decomposition import PCA
+from sklearn.neighbors import NearestNeighbors
 
 
 def leiden_clusters(
     latent: np.ndarray, *, resolution: float = 1.0, n_neighbors: int = 15, random_state: int = 0
 ) -> np.ndarray:
-    """Leiden clusters (igraph flavour) of the kNN graph of ``latent``, computed on a throw-away AnnData."""
-    holder = AnnData(obsm={"latent": np.asarray(latent, dtype=np.float32)}, shape=(latent.shape[0], 0))
-    sc.pp.neighbors(holder, use_rep="latent", n_neighbors=n_neighbors, random_state=random_state)
-    sc.tl.leiden(
-        holder, resolution=resolution, flavor="igraph", n_iterations=2, directed=False, random_state=random_state
+    """Leiden clusters (igraph, modularity) of the symmetrised kNN graph of ``latent`` (scikit-learn neighbours).
+
+    The graph and the clustering are what ``sc.pp.neighbors`` + ``sc.tl.leiden(flavor="igraph")`` compute, without
+    numba: no compilation on first use, which took longer than the clustering itself on 2 cores.
+    """
+    latent = np.asarray(latent, dtype=np.float32)
+    n_neighbors = min(n_neighbors, latent.shape[0] - 1)
+    if n_neighbors < 1:
+        return np.zeros(latent.shape[0], dtype=int).astype(str)
+    graph = NearestNeighbors(n_neighbors=n_neighbors).fit(latent).kneighbors_graph(mode="connectivity")
+    graph = graph.maximum(graph.T).tocoo()
+    upper = graph.row < graph.col
+    edges = np.column_stack([graph.row[upper], graph.col[upper]])
+    random.seed(random_state)  # igraph draws from Python's random module
+    partition = igraph.Graph(n=latent.shape[0], edges=edges.tolist()).community_leiden(
+        objective_function="modularity", resolution=resolution, n_iterations=2
     )
-    return holder.obs["leiden"].astype(str).to_numpy()
+    return np.asarray(partition.membership).astype(str)
+
+
+def expression_embedding(normalized: sp.csr_matrix, n_components: int = 30, random_state: int = 0) -> np.ndarray:
+    """PCA of log-normalized expression with every gene scaled to unit variance, computed on the sparse matrix.
+
+    scikit-learn's ARPACK solver centres implicitly, so the matrix is never made dense; a gene's standard deviation
+    is floored at 0.1 so that a gene seen in a handful of cells cannot dominate.
+    """
+    matrix = sp.csr_matrix(normalized, dtype=np.float32)
+    mean = np.asarray(matrix.mean(axis=0)).ravel()
+    variance = np.asarray(matrix.multiply(matrix).mean(axis=0)).ravel() - mean**2
+    scaled = matrix @ sp.diags(1 / np.maximum(np.sqrt(np.maximum(variance, 0)), 0.1)).astype(np.float32)
+    n_components = max(1, min(n_components, *scaled.shape) - 1)
+    return PCA(n_components, svd_solver="arpack", random_state=random_state).fit_transform(scaled)
 
 
 def majority_vote(predictions: Sequence[str], clusters: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:

@@ -1,54 +1,102 @@
-"""How far a cell lies from every reference cell type in the latent space: a novelty signal beside the softmax."""
+"""How unlike its predicted reference type a query cell's cluster is: the signal behind "Unknown" beside confidence.
+
+A softmax classifier must share every cell out among the types it knows, so a cell of a type the reference lacks can
+still be called confidently. Its cluster in the query, though, does not look like the type it was called: the
+cluster's mean expression profile, against the query's own average, does not correlate with the reference type's
+profile against the reference's average. Both profiles are centred within their own data set (each type counting
+once, so composition does not matter), so that a shift every query cell shares — another donor, platform or
+protocol — cancels out instead of reading as novelty.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 import numpy as np
-from sklearn.covariance import LedoitWolf
+import pandas as pd
+import scipy.sparse as sp
+
+from ._majority_voting import expression_embedding, leiden_clusters
+
+#: A type needs this many cells (reference, and predicted in the query) to count in the centring.
+MIN_TYPE_CELLS = 10
 
 
-class TypeDistance:
-    """Per-type Gaussians of the reference's latent space; a cell's distance is to the nearest type.
+def _type_means(matrix: sp.csr_matrix, labels: np.ndarray, types: Sequence[str]) -> np.ndarray:
+    return np.vstack([np.asarray(matrix[labels == t].mean(axis=0)).ravel() for t in types])
 
-    Each cell type gets a mean and a Ledoit-Wolf shrunk covariance (scikit-learn) of its reference cells' latent
-    positions; :meth:`distance` is the smallest Mahalanobis distance of a cell to any of them. A softmax classifier
-    must share a cell out among the types it knows, so a cell of a type the reference lacks can still get a high top
-    probability; its distance to the nearest known type is large regardless.
+
+def _correlation(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson correlation of two vectors (0 where either is constant)."""
+    a, b = a - a.mean(), b - b.mean()
+    norm = np.linalg.norm(a) * np.linalg.norm(b)
+    return float(a @ b / norm) if norm > 0 else 0.0
+
+
+def cluster_type_match(
+    query: sp.csr_matrix,
+    clusters: np.ndarray,
+    predictions: np.ndarray,
+    reference: sp.csr_matrix,
+    reference_labels: np.ndarray,
+) -> np.ndarray:
+    """Per query cell: correlation of its cluster's centred profile with that of the type most of the cluster got.
+
+    The match is the cluster's, so a cell called a neighbouring type inside a cluster that matches its own type well
+    (an ambiguous cell, not a novel one) is not singled out.
 
     Parameters
     ----------
-    latent
-        ``(cells, dimensions)`` reference latent positions.
-    labels
-        Cell type of each row.
+    query, reference
+        Cells × genes log-normalized expression on the same genes.
+    clusters
+        Cluster of each query cell (computed on the query alone).
+    predictions
+        Predicted reference type of each query cell.
+    reference_labels
+        Type of each reference cell (``"Unknown"`` cells and types without a query prediction are not used).
+
+    Returns
+    -------
+    ``(cells,)``; ``1`` for every cell when fewer than three types are predicted with at least
+    :data:`MIN_TYPE_CELLS` cells each (a centred profile then says nothing).
     """
+    predictions = np.asarray(predictions, dtype=object)
+    reference_labels = np.asarray(reference_labels, dtype=object)
+    predicted = pd.Series(predictions).value_counts()
+    in_reference = pd.Series(reference_labels).value_counts()
+    common = [t for t in predicted.index if predicted[t] >= MIN_TYPE_CELLS and in_reference.get(t, 0) >= MIN_TYPE_CELLS]
+    if len(common) < 3:
+        return np.ones(len(predictions))
+    types = sorted(set(predictions))
+    reference_profiles = _type_means(reference, reference_labels, types)
+    reference_profiles -= _type_means(reference, reference_labels, common).mean(0)
+    query_centre = _type_means(query, predictions, common).mean(0)
 
-    def __init__(self, latent: np.ndarray, labels: Sequence[str]):
-        latent, labels = np.asarray(latent, dtype=float), np.asarray(labels, dtype=object)
-        if latent.shape[0] != labels.size:
-            raise ValueError(f"latent has {latent.shape[0]} rows but there are {labels.size} labels.")
-        self.types = sorted(set(labels))
-        small = [t for t in self.types if (labels == t).sum() < 2]
-        if small:
-            raise ValueError(f"Cell types {small} have fewer than 2 reference cells; a covariance needs at least 2.")
-        self._gaussians = [LedoitWolf().fit(latent[labels == t]) for t in self.types]
-
-    def distance(self, latent: np.ndarray) -> np.ndarray:
-        """Mahalanobis distance of each row of ``latent`` to the nearest reference cell type, ``(cells,)``."""
-        latent = np.asarray(latent, dtype=float)
-        squared = np.column_stack([gaussian.mahalanobis(latent) for gaussian in self._gaussians])
-        return np.sqrt(squared.min(axis=1))
+    match = np.empty(len(predictions))
+    for cluster in np.unique(clusters):
+        cells = np.flatnonzero(clusters == cluster)
+        profile = np.asarray(query[cells].mean(axis=0)).ravel() - query_centre
+        majority = pd.Series(predictions[cells]).value_counts().index[0]
+        match[cells] = _correlation(profile, reference_profiles[types.index(majority)])
+    return match
 
 
-def novelty(distance: np.ndarray, calibration_distance: np.ndarray) -> np.ndarray:
-    """Share of the held-out reference cells that lie closer to their nearest type than each cell, in [0, 1].
+def query_novelty(
+    query: sp.csr_matrix,
+    predictions: np.ndarray,
+    reference: sp.csr_matrix,
+    reference_labels: np.ndarray,
+    resolution: float = 1.0,
+    random_state: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Leiden clusters of the query (on a PCA of its own expression) and each cell's novelty, 1 − its cluster's match.
 
-    ``calibration_distance`` are :meth:`TypeDistance.distance` values of reference cells the Gaussians were not fitted
-    on. A query cell as typical as the reference gets about 0.5; one further out than every held-out reference cell
-    gets 1.
+    The arguments are those of :func:`cluster_type_match`, and Leiden's ``resolution``. Returns ``(clusters,
+    novelty)``, novelty in [0, 1]: 0 for a cluster whose profile is its type's, 1 for one uncorrelated or
+    anti-correlated with it.
     """
-    ordered = np.sort(np.asarray(calibration_distance, dtype=float))
-    if ordered.size == 0:
-        raise ValueError("novelty needs at least one held-out reference cell.")
-    return np.searchsorted(ordered, np.asarray(distance, dtype=float), side="left") / ordered.size
+    embedding = expression_embedding(query, random_state=random_state)
+    clusters = leiden_clusters(embedding, resolution=resolution, random_state=random_state)
+    match = cluster_type_match(query, clusters, predictions, reference, reference_labels)
+    return clusters, 1 - np.clip(match, 0, 1)

@@ -1,43 +1,58 @@
-"""transfer_labels: annotate a query from a labelled reference — genes aligned, query mapped, confidence calibrated."""
+"""transfer_labels: name a query's cells after a labelled reference — genes, classifier, confidence, novelty."""
 
 from __future__ import annotations
 
 import logging
 import warnings
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Literal, get_args
 
 import numpy as np
 import pandas as pd
-import scanpy as sc
-import scipy.sparse as sp
 import scvi
 from anndata import AnnData
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import train_test_split
+from tqdm.auto import tqdm
 
-from celltyper._normalization import log1p_cp10k
-from celltyper.model import SemiSupervisedCountVAE
+from celltyper import _keys as keys
+from celltyper._keys import UNKNOWN
+from celltyper.model import CountVAE, SemiSupervisedCountVAE
 
 from ._calibration import TemperatureScaling, fit_temperature
 from ._class_prior import change_class_prior
-from ._genes import MIN_GENE_OVERLAP, GeneOverlap, align_genes
-from ._majority_voting import leiden_clusters, majority_vote
-from ._novelty import TypeDistance, novelty
-from ._shifted_genes import shifted_genes
+from ._classifiers import (
+    CLASSIFIERS,
+    LABELS,
+    LIBRARY,
+    ReferenceClassifier,
+    VAEClassifier,
+    normalized,
+)
+from ._genes import GeneOverlap
+from ._latent import map_query, train_reference_model
+from ._majority_voting import majority_vote
+from ._novelty import query_novelty
+from ._threads import Threads, resolve_threads, torch_threads
+from ._transfer_data import (
+    CALIBRATION,
+    TRUE_LABELS,
+    check_inputs,
+    model_genes,
+    query_copy,
+    reference_copy,
+    set_libraries,
+)
+from ._unknown import NOVELTY_THRESHOLD, UNKNOWN_THRESHOLD, unknown_calls
 
 logger = logging.getLogger(__name__)
 
-UNKNOWN = "Unknown"
-Classifier = Literal["vae", "transformer", "linear", "ensemble"]
-#: The classifiers whose probabilities ``classifier="ensemble"`` averages (chosen by measurement, docs/transfer.md).
-ENSEMBLE = ("vae", "transformer")
-#: Inverse L2 strength of the linear classifier, chosen on transfers outside the benchmark (docs/transfer.md).
-LINEAR_C = 0.001
+Classifier = Literal["linear", "vae", "transformer"]
 ClassPrior = Literal["balanced", "reference"]
-# Internal obs columns of the copies the models are trained on (the user's AnnData never gets them).
-_LABELS, _BATCH, _CALIBRATION = "_celltyper_labels", "_celltyper_batch", "_celltyper_calibration"
-_TRUE_LABELS = "_celltyper_true_labels"  # the labels, the held-out calibration cells' included
+#: Defaults chosen on the validation suite by their worst case (docs/transfer.md, "How the defaults were chosen").
+MAX_GENE_SHIFT, N_TOP_GENES = 0.1, 4000
+#: Below this fraction of the smaller of the two gene sets in common, reference and query probably name genes
+#: differently (symbols vs Ensembl ids) or come from different species.
+MIN_GENE_OVERLAP = 0.25
 
 
 @dataclass
@@ -46,42 +61,42 @@ class TransferResult:
 
     Attributes
     ----------
+    classifier
+        The fitted :class:`~celltyper.tl.ReferenceClassifier` that labelled the query.
     reference_model
-        The :class:`~celltyper.model.SemiSupervisedCountVAE` trained on the reference (pass it back to
-        :func:`transfer_labels` as ``reference_model`` to annotate further queries without retraining).
+        The latent model (:class:`~celltyper.CountVAE`) trained on the reference, or ``None`` with ``latent=False``;
+        pass it back as ``reference_model`` to annotate further queries without training it again.
     query_model
-        The reference model after scArches surgery and training on this query's new batches.
-    transformer
-        The :class:`~celltyper.CellTypeTransformer` trained on the reference (``classifier`` ``"transformer"`` or
-        ``"ensemble"``), else ``None``.
-    linear
-        The linear classifier (scikit-learn ``LogisticRegression`` on log1p(CP10k) of the reference's genes) fitted on
-        every labelled reference cell (``classifier="linear"``), else ``None``. The temperature was fitted on a twin
-        trained without the held-out cells.
+        The reference model after scArches surgery and training on this query's batches, or ``None``.
     genes
         Which reference genes the query has (:class:`~celltyper.tl.GeneOverlap`).
+    used_genes
+        The genes the classifier and the models read.
+    excluded_genes
+        Genes left out because their detection differs between reference and query within cell types.
     calibration
         The temperature fitted on held-out reference cells, with the expected calibration error before and after.
+    calibration_cells
+        Names of those held-out reference cells.
     probabilities
         Calibrated class probabilities of every query cell (cells × cell types), under ``class_prior``.
     novelty
-        Per query cell, the share of held-out reference cells that lie closer to their nearest cell type in the latent
-        space (:func:`~celltyper.tl.novelty`): about 0.5 for a typical cell, 1 beyond every reference cell.
-    unknown_threshold, novelty_threshold
-        Cells whose calibrated confidence is below ``unknown_threshold``, or whose novelty is above
-        ``novelty_threshold``, were called ``"Unknown"``.
+        Per query cell, 1 − the correlation of its query cluster's profile with its predicted type's (in [0, 1]).
+    clusters
+        Leiden cluster of each query cell (computed on the query alone).
     """
 
-    reference_model: SemiSupervisedCountVAE
-    query_model: SemiSupervisedCountVAE
-    transformer: object | None
-    linear: LogisticRegression | None
+    classifier: ReferenceClassifier
+    reference_model: CountVAE | None
+    query_model: CountVAE | None
     genes: GeneOverlap
+    used_genes: pd.Index = field(repr=False)
+    excluded_genes: list[str] = field(repr=False)
     calibration: TemperatureScaling
+    calibration_cells: pd.Index = field(repr=False)
     probabilities: pd.DataFrame = field(repr=False)
     novelty: np.ndarray = field(repr=False)
-    unknown_threshold: float
-    novelty_threshold: float
+    clusters: np.ndarray = field(repr=False)
 
     @property
     def gene_overlap(self) -> float:
@@ -89,187 +104,33 @@ class TransferResult:
         return self.genes.fraction
 
 
-def _check_inputs(
-    reference,
-    query,
-    labels_key,
-    layer,
-    batch_key,
-    unknown_threshold,
-    novelty_threshold,
-    classifier,
-    class_prior,
-    reference_model,
-):
-    if labels_key not in reference.obs:
-        raise KeyError(f"labels_key {labels_key!r} is not a column of reference.obs (columns: {list(reference.obs)}).")
-    for name, adata in (("reference", reference), ("query", query)):
-        if layer is not None and layer not in adata.layers:
-            raise KeyError(f"layer {layer!r} is not in {name}.layers ({list(adata.layers)}).")
-        if adata.n_obs == 0:
-            raise ValueError(f"The {name} has no cells.")
-        if not adata.var_names.is_unique:
-            raise ValueError(f"{name}.var_names has duplicates; call {name}.var_names_make_unique() first.")
-    if batch_key is not None and batch_key not in reference.obs:
-        raise KeyError(f"batch_key {batch_key!r} is not a column of reference.obs.")
-    if not 0 <= unknown_threshold < 1:
-        raise ValueError(f"unknown_threshold must be in [0, 1), not {unknown_threshold}.")
-    if not 0 < novelty_threshold <= 1:
-        raise ValueError(f"novelty_threshold must be in (0, 1], not {novelty_threshold}.")
-    if classifier not in get_args(Classifier):
-        raise ValueError(f"classifier must be one of {get_args(Classifier)}, not {classifier!r}.")
-    if class_prior not in get_args(ClassPrior):
-        raise ValueError(f"class_prior must be 'balanced' or 'reference', not {class_prior!r}.")
-    if reference_model is not None and _CALIBRATION not in reference_model.adata.obs:
-        raise ValueError(
-            "reference_model must come from a previous transfer_labels call (result.reference_model): its held-out "
-            "calibration cells are needed to calibrate the confidence."
-        )
-    labels = reference.obs[labels_key].dropna().astype(str)
-    n_types = labels[labels != UNKNOWN].nunique()
-    if reference_model is None and n_types < 2:
-        raise ValueError(f"reference.obs[{labels_key!r}] needs at least two cell types; it has {n_types}.")
+def _calibrated_probabilities(
+    make_classifier, reference_data, query_data, class_prior
+) -> tuple[ReferenceClassifier, list[str], np.ndarray, TemperatureScaling]:
+    """Fit the classifier, fit a temperature on the held-out reference cells, and predict the query under the prior.
 
-
-def _reference_copy(reference, labels_key, layer, batch_key, calibration_fraction, random_state) -> AnnData:
-    """The reference's counts and labels, with a stratified ``calibration_fraction`` of cells marked unlabelled."""
-    adata = AnnData(
-        X=reference.layers[layer] if layer is not None else reference.X,
-        obs=pd.DataFrame(index=reference.obs_names.copy()),
-        var=pd.DataFrame(index=reference.var_names.copy()),
-    )
-    if layer is not None:
-        adata.layers[layer] = adata.X
-    labels = reference.obs[labels_key].astype(object).where(reference.obs[labels_key].notna(), UNKNOWN).astype(str)
-    adata.obs[_BATCH] = reference.obs[batch_key].astype(str).to_numpy() if batch_key is not None else "reference"
-    labelled = np.flatnonzero(labels.to_numpy() != UNKNOWN)
-    counts = labels.iloc[labelled].value_counts()
-    splittable = labelled[labels.iloc[labelled].map(counts).to_numpy() >= 2]  # a class needs 2 cells to be split
-    _, held_out = train_test_split(
-        splittable,
-        test_size=calibration_fraction,
-        stratify=labels.iloc[splittable].to_numpy(),
-        random_state=random_state,
-    )
-    calibration = np.zeros(adata.n_obs, dtype=bool)
-    calibration[held_out] = True
-    adata.obs[_CALIBRATION] = calibration
-    adata.obs[_LABELS] = np.where(calibration, UNKNOWN, labels.to_numpy())
-    adata.obs[_TRUE_LABELS] = labels.to_numpy()
-    return adata
-
-
-def _select_genes(adata: AnnData, n_top_genes: int | None, layer: str | None) -> AnnData:
-    """The ``n_top_genes`` highly variable genes (scanpy ``seurat_v3`` on the counts), or all genes."""
-    if n_top_genes is None or n_top_genes >= adata.n_vars:
-        return adata
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        genes = sc.pp.highly_variable_genes(
-            adata, n_top_genes=n_top_genes, flavor="seurat_v3", layer=layer, inplace=False
-        )
-    return adata[:, genes["highly_variable"].to_numpy()].copy()
-
-
-def _train_reference(adata, layer, model_kwargs, max_epochs, train_kwargs) -> SemiSupervisedCountVAE:
-    SemiSupervisedCountVAE.setup_anndata(
-        adata, labels_key=_LABELS, unlabeled_category=UNKNOWN, layer=layer, batch_key=_BATCH
-    )
-    model = SemiSupervisedCountVAE(adata, **{"encode_covariates": True, "n_latent": 20, **(model_kwargs or {})})
-    model.train(max_epochs=max_epochs, **{"enable_progress_bar": False, **(train_kwargs or {})})
-    return model
-
-
-def _map_query(reference_model, query_data, max_epochs, train_kwargs) -> SemiSupervisedCountVAE:
-    query_data.obs[_LABELS] = UNKNOWN
-    # The decoder's batch norm is frozen too, so that nothing the reference's cells go through changes.
-    model = SemiSupervisedCountVAE.load_query_data(query_data, reference_model, freeze_batchnorm_decoder=True)
-    model.train(
-        max_epochs=max_epochs,
-        weight_decay=0.0,
-        train_size=1.0,
-        **{"enable_progress_bar": False, **(train_kwargs or {})},
-    )
-    return model
-
-
-def _novelty(reference_model, calibration_cells: np.ndarray, query_latent: np.ndarray) -> np.ndarray:
-    """Novelty of the query cells: type distances against those of the held-out reference cells."""
-    obs = reference_model.adata.obs
-    fitted = np.flatnonzero((obs[_LABELS] != UNKNOWN).to_numpy())  # labelled, not held out
-    distances = TypeDistance(reference_model.get_latent_representation(indices=fitted), obs[_LABELS].to_numpy()[fitted])
-    calibration_latent = reference_model.get_latent_representation(indices=calibration_cells)
-    return novelty(distances.distance(query_latent), distances.distance(calibration_latent))
-
-
-def _train_transformer(reference_data, layer, train_kwargs):
-    from celltyper.model import CellTypeTransformer
-
-    CellTypeTransformer.setup_anndata(reference_data, labels_key=_LABELS, layer=layer, unlabeled_category=UNKNOWN)
-    transformer = CellTypeTransformer(reference_data)
-    transformer.train(**{"enable_progress_bar": False, **(train_kwargs or {})})
-    return transformer
-
-
-def _train_linear(normalized: sp.csr_matrix, labels: np.ndarray) -> LogisticRegression:
-    """Balanced, strongly L2-penalised logistic regression on the labelled cells of ``normalized`` (log1p(CP10k))."""
-    labelled = np.flatnonzero(labels != UNKNOWN)
-    model = LogisticRegression(C=LINEAR_C, class_weight="balanced", max_iter=1000)
-    return model.fit(normalized[labelled], labels[labelled])
-
-
-def _linear_probabilities(model: LogisticRegression, normalized: sp.csr_matrix, classes: list[str]) -> np.ndarray:
-    """The linear classifier's probabilities of the cells of ``normalized``, one column per class of ``classes``."""
-    return model.predict_proba(normalized)[:, pd.Index(model.classes_).get_indexer(classes)]
-
-
-def _classifier_probabilities(
-    classifier: Classifier,
-    class_prior: ClassPrior,
-    reference_model: SemiSupervisedCountVAE,
-    query_model: SemiSupervisedCountVAE,
-    reference_data: AnnData,
-    query_data: AnnData,
-    calibration_cells: np.ndarray,
-    layer: str | None,
-    train_kwargs: dict | None,
-) -> tuple[list[str], np.ndarray, np.ndarray, dict[str, object]]:
-    """Probabilities of the query and of the held-out reference cells under ``class_prior``, and the classifiers.
-
-    The VAE's classifier learns the reference's class frequencies; the transformer (class-balanced sampling, balanced
-    linear head) and the linear classifier (balanced class weights) learn a uniform prior. Each is moved to
-    ``class_prior`` (:func:`~celltyper.tl.change_class_prior`) before it is used or averaged with the others.
+    The held-out cells are predicted by a classifier trained without them; a cheap classifier is then fitted again on
+    every labelled cell for the query (as scikit-learn's ``CalibratedClassifierCV(ensemble=False)``).
     """
-    labels = reference_data.obs[_LABELS]
-    classes = reference_model.cell_types
-    frequencies = labels[labels != UNKNOWN].value_counts(normalize=True).reindex(classes, fill_value=0).to_numpy()
+    held_out = reference_data.obs[CALIBRATION].to_numpy()
+    twin = make_classifier().fit(reference_data)
+    classes = twin.classes
+    calibration_p = twin.predict_proba(reference_data[held_out])
+    if twin.refit_on_every_cell:
+        every_cell = reference_data.copy()
+        every_cell.obs[LABELS] = every_cell.obs[TRUE_LABELS]
+        classifier = make_classifier().fit(every_cell)
+    else:
+        classifier = twin
+    query_p = classifier.predict_proba(query_data)
+
+    labels = reference_data.obs[TRUE_LABELS].to_numpy()
+    frequencies = pd.Series(labels[labels != UNKNOWN]).value_counts(normalize=True).reindex(classes).to_numpy()
     uniform = np.full(len(classes), 1 / len(classes))
+    trained = frequencies if classifier.learns_frequencies else uniform
     target = uniform if class_prior == "balanced" else frequencies
-    members = ENSEMBLE if classifier == "ensemble" else (classifier,)
-    fitted, query_probabilities, calibration_probabilities = {}, [], []
-    for member in members:
-        if member == "vae":
-            trained_prior = frequencies
-            query_p = query_model.predict(query_data, soft=True)[classes].to_numpy()
-            calibration_p = reference_model.predict(reference_data, indices=calibration_cells, soft=True)[classes]
-            calibration_p = calibration_p.to_numpy()
-        elif member == "transformer":
-            trained_prior = uniform
-            fitted[member] = transformer = _train_transformer(reference_data, layer, train_kwargs)
-            query_p = transformer.predict(query_data, soft=True)[classes].to_numpy()
-            calibration_p = transformer.predict(reference_data[calibration_cells], soft=True)[classes].to_numpy()
-        else:
-            # As scikit-learn's CalibratedClassifierCV(ensemble=False): the held-out cells are predicted by a model
-            # trained without them, and the query by one refitted on every labelled cell.
-            trained_prior = uniform
-            normalized = log1p_cp10k(reference_data.X)
-            held_in = _train_linear(normalized, reference_data.obs[_LABELS].to_numpy())
-            calibration_p = _linear_probabilities(held_in, normalized[calibration_cells], classes)
-            fitted[member] = linear = _train_linear(normalized, reference_data.obs[_TRUE_LABELS].to_numpy())
-            query_p = _linear_probabilities(linear, log1p_cp10k(query_data.X), classes)
-        query_probabilities.append(change_class_prior(query_p, trained_prior, target))
-        calibration_probabilities.append(change_class_prior(calibration_p, trained_prior, target))
-    return classes, np.mean(query_probabilities, axis=0), np.mean(calibration_probabilities, axis=0), fitted
+    calibration = fit_temperature(change_class_prior(calibration_p, trained, target), labels[held_out], classes)
+    return classifier, classes, calibration.transform(change_class_prior(query_p, trained, target)), calibration
 
 
 def transfer_labels(
@@ -279,46 +140,52 @@ def transfer_labels(
     *,
     layer: str | None = None,
     batch_key: str | None = None,
-    unknown_threshold: float = 0.5,
-    novelty_threshold: float = 0.9,
+    unknown_threshold: float = UNKNOWN_THRESHOLD,
+    novelty_threshold: float = NOVELTY_THRESHOLD,
     majority_voting: bool = False,
-    key_added: str = "celltyper",
+    key_added: str = keys.KEY_ADDED,
     classifier: Classifier = "linear",
+    classifier_kwargs: dict | None = None,
     class_prior: ClassPrior = "balanced",
-    reference_model: SemiSupervisedCountVAE | None = None,
-    n_top_genes: int | None = 2000,
-    max_gene_shift: float | None = 0.25,
+    latent: bool = True,
+    reference_model: CountVAE | None = None,
+    n_top_genes: int | None = N_TOP_GENES,
+    max_gene_shift: float | None = MAX_GENE_SHIFT,
     min_gene_overlap: float = MIN_GENE_OVERLAP,
     calibration_fraction: float = 0.1,
-    max_epochs: int = 50,
-    query_max_epochs: int = 50,
+    max_epochs: int | None = None,
+    query_max_epochs: int | None = None,
     model_kwargs: dict | None = None,
     train_kwargs: dict | None = None,
     leiden_resolution: float = 1.0,
+    n_threads: Threads = "auto",
+    progress_bar: bool = True,
     random_state: int = 0,
 ) -> TransferResult:
     """Name every query cell after the reference's cell types, with a calibrated confidence and ``"Unknown"``.
 
-    1. **Genes.** The reference is reduced to its ``n_top_genes`` highly variable genes (scanpy's ``seurat_v3`` on
-       the counts); the query is aligned to them on a copy (:func:`~celltyper.tl.align_genes`: by Ensembl id when
-       both have ids, else by symbol; missing genes zero-filled). Below ``min_gene_overlap`` it stops with an error.
-       Genes expressed by a much larger (or smaller) share of query than reference cells are left out
-       (``max_gene_shift``).
-    2. **Reference model.** A :class:`~celltyper.model.SemiSupervisedCountVAE` (ELBO + α · cross-entropy of a
-       classifier on z) is trained on the reference, except a stratified ``calibration_fraction`` of its cells
-       whose labels are hidden.
-    3. **Query mapping.** scArches surgery: the model gets new batch slots for the query's batches, and only those
-       weights train on the query (the reference's weights and the classifier stay frozen).
-    4. **Classifier** (``classifier``). By default a class-balanced, strongly regularised logistic regression on the
-       log-normalized expression of the same reference cells and genes; or the VAE's classifier on the mapped query,
-       a :class:`~celltyper.CellTypeTransformer`, or the mean of those two. Each gets equal prior odds for every cell
-       type (``class_prior``).
-    5. **Confidence and novelty.** A temperature is fitted on the held-out reference cells (ECE before / after in
-       ``result.calibration``); the confidence of a cell is its calibrated top-class probability. Its novelty is how
-       far it lies from the nearest reference type in the latent space (Mahalanobis distance to per-type Gaussians,
-       :class:`~celltyper.tl.TypeDistance`), as the share of held-out reference cells that lie closer to theirs.
-       Cells with confidence below ``unknown_threshold`` or novelty above ``novelty_threshold`` are ``"Unknown"``.
-    6. **Majority voting** (optional): every Leiden cluster of the query's latent space gets its majority label.
+    1. **Genes.** The query is matched to the reference by gene (:func:`~celltyper.tl.align_genes`: Ensembl id when
+       both have ids, else symbol). The models read the reference's ``n_top_genes`` most variable genes among those
+       the query has, less the genes whose detection rate differs between reference and query *within* cell types
+       by more than ``max_gene_shift`` (a condition, platform or protocol, not a cell type;
+       :func:`~celltyper.tl.shifted_genes`).
+    2. **Classifier** (``classifier``). By default a class-balanced, L2-regularised logistic regression on
+       log1p(CP10k) (:class:`~celltyper.tl.LinearClassifier`); or the classifier of a semi-supervised CountVAE on the
+       scArches-mapped query, or a :class:`~celltyper.CellTypeTransformer`. ``class_prior`` sets the prior odds.
+    3. **Confidence.** A temperature is fitted on a held-out ``calibration_fraction`` of the reference's cells,
+       predicted by a classifier trained without them; the confidence of a cell is its calibrated top probability.
+    4. **Novelty.** The query is clustered on its own (Leiden on a PCA of its expression); a cell's novelty is 1 − the
+       correlation of its cluster's mean profile with its predicted type's reference profile, each centred on its own
+       data set (:func:`~celltyper.tl.cluster_type_match`), so a shift the whole query shares does not count.
+    5. **Unknown** (:func:`~celltyper.tl.unknown_calls`). A cell is ``"Unknown"`` when its novelty is above
+       ``novelty_threshold`` or its confidence below ``unknown_threshold``. The defaults were chosen on the validation
+       suite by their worst case: at them no transfer between donors, studies, conditions or simulated platforms lost
+       more than 2 % of a known type, while clusters of a type the reference lacks that look like no known type are
+       called Unknown (``docs/transfer.md``).
+    6. **Latent space** (``latent``). A :class:`~celltyper.CountVAE` trained on the reference, the query mapped onto
+       it by scArches surgery (only new batch weights train), gives every query cell a position next to the
+       reference's cells.
+    7. **Majority voting** (optional): every query cluster gets its majority label.
 
     Parameters
     ----------
@@ -331,70 +198,74 @@ def transfer_labels(
     layer
         Layer with raw counts in both AnnDatas (``None``: ``X``).
     batch_key
-        Column of ``obs`` with the batch (donor, sample …) of each cell. The reference's batches are modelled as
-        batches; the query's (or, without the column in the query, the whole query) become new batches, always
-        distinct from the reference's even when the names coincide.
+        Column of ``obs`` with the batch (donor, sample …) of each cell, for the latent model: the reference's batches
+        are modelled as batches; the query's (or, without the column in the query, the whole query) are mapped as new
+        batches.
     unknown_threshold
-        Calibrated confidence below which a cell is ``"Unknown"`` (0: never).
+        Calibrated confidence below which a cell is ``"Unknown"`` (default 0: never; a low confidence marks a cell
+        between two known types far more often than a new type).
     novelty_threshold
-        Novelty above which a cell is ``"Unknown"`` (1: never). 0.9 calls a cell unknown when it lies further from every
-        reference type than 90 % of the held-out reference cells do from theirs.
+        Novelty above which a cell is ``"Unknown"`` (default 0.95; 1: never). Lower values catch more cells of types
+        the reference lacks and call more known cells Unknown (``docs/transfer.md``, the trade-off table).
     majority_voting
-        Also write the majority label of each Leiden cluster of the query.
+        Also write the majority label of each query cluster.
     key_added
         Prefix of the keys written to ``query``.
     classifier
-        ``"linear"`` (default): class-balanced logistic regression with a strong L2 penalty (``C=0.001``) on the
-        log1p(CP10k) expression of the reference's genes. ``"vae"``: the classifier of the semi-supervised CountVAE on
-        the mapped query. ``"transformer"``: a :class:`~celltyper.CellTypeTransformer` trained on the reference.
-        ``"ensemble"``: the mean of the VAE's and the transformer's probabilities. The CountVAE is trained whichever
-        is chosen (for the latent space and the novelty). The linear classifier measured best on four transfers
-        between datasets, donors and conditions held out from the benchmark, and on both labelled benchmark tasks
-        over three seeds; the ensemble was level with it within one dataset (``docs/transfer.md``).
+        ``"linear"`` (default), ``"vae"`` or ``"transformer"`` (see step 2). The linear classifier measured best on the
+        validation suite, by its worst transfer and by its mean (``docs/transfer.md``).
+    classifier_kwargs
+        Passed to the classifier (:data:`~celltyper.tl.CLASSIFIERS`), e.g. ``{"C": 0.1}`` for ``"linear"``.
     class_prior
         ``"balanced"`` (default): every cell type is a priori equally likely, so a type rare in the reference is not
-        called less often for being rare there (the query's composition is unknown; this maximises balanced accuracy
-        and measured best for macro-F1, ``docs/transfer.md``). ``"reference"``: the reference's cell-type
-        frequencies, for a query expected to have the reference's composition.
+        called less often for being rare there. ``"reference"``: the reference's cell-type frequencies.
+    latent
+        Train the latent model and map the query onto it (step 6). ``False`` skips it (no ``obsm`` key), which saves
+        most of the time.
     reference_model
-        ``result.reference_model`` of an earlier call, to skip reference training (its genes are used).
+        ``result.reference_model`` of an earlier call on the same reference: its genes are used, it is not trained
+        again, and the classifier is fitted on its copy of the reference.
     n_top_genes
-        Highly variable genes of the reference to model (``None``: all genes).
+        Most variable reference genes to use (``None``: every gene the query has).
     max_gene_shift
-        Leave out genes whose fraction of expressing cells differs between reference and query by more than this
-        (:func:`~celltyper.tl.shifted_genes`: responses to a condition, such as interferon, that would otherwise pull
-        every query cell away from its reference type). ``None``: keep all. Only used when the reference model is
-        trained here.
+        Largest accepted within-type difference of a gene's detection rate between reference and query (``None``:
+        keep every gene). Not applied with ``reference_model`` (its genes are fixed).
     min_gene_overlap
-        Smallest fraction of the reference's (selected) genes the query must have.
+        Smallest fraction of the smaller of the two gene sets that reference and query must share.
     calibration_fraction
         Fraction of labelled reference cells held out to fit the temperature.
     max_epochs, query_max_epochs
-        Training epochs of the reference model and of query mapping.
+        Epochs of the latent model on the reference and of query mapping (``None``: about 60,000 and 30,000 cells
+        seen, 5–50 and 3–50 epochs, so that time grows no faster than the cells).
     model_kwargs
-        Passed to :class:`~celltyper.model.SemiSupervisedCountVAE` (default ``encode_covariates=True``,
-        ``n_latent=20``).
+        Passed to the latent model (default ``encode_covariates=True``, ``n_latent=20``).
     train_kwargs
-        Passed to the ``train`` methods (e.g. ``{"batch_size": 256}``).
+        Passed to the latent model's ``train`` (e.g. ``{"batch_size": 512}``).
     leiden_resolution
-        Resolution of the Leiden clustering for majority voting.
+        Resolution of the query's Leiden clustering (novelty and majority voting).
+    n_threads
+        Threads torch may use while training. ``"auto"`` (default): the cores other processes leave free when
+        training starts (torch's own default, one per core, runs many times slower when other jobs hold the cores;
+        ``docs/transfer.md``, *Speed*). ``None``: torch's setting as it is.
+    progress_bar
+        Show the steps as a progress bar.
     random_state
         Seed of the calibration split, of scvi-tools (``scvi.settings.seed``) and of the clustering.
 
     Returns
     -------
-    :class:`TransferResult` with the models, the gene overlap, the calibration and the probabilities.
+    :class:`TransferResult` with the classifier, the models, the genes, the calibration and the probabilities.
 
     Writes, to ``query``:
 
     - ``obs[f"{key_added}_prediction"]``: cell type, or ``"Unknown"`` (categorical).
     - ``obs[f"{key_added}_confidence"]``: calibrated probability of the top cell type (float in [0, 1]).
-    - ``obs[f"{key_added}_novelty"]``: share of held-out reference cells closer to their nearest type (in [0, 1]).
-    - ``obsm[f"X_{key_added}"]``: the cell's position in the reference's latent space (posterior mean).
+    - ``obs[f"{key_added}_novelty"]``: how unlike its predicted type the cell's cluster is (in [0, 1]).
+    - ``obsm[f"X_{key_added}"]``: the cell's position in the reference's latent space (with ``latent``).
     - with ``majority_voting``: ``obs[f"{key_added}_majority_voting"]`` (cluster majority label),
-      ``obs[f"{key_added}_cluster"]`` (Leiden cluster) and ``obs[f"{key_added}_cluster_agreement"]`` (share of the
-      cluster predicted as its majority label).
-    - ``uns[key_added]``: the settings, the gene overlap and the calibration.
+      ``obs[f"{key_added}_cluster"]`` and ``obs[f"{key_added}_cluster_agreement"]`` (share of the cluster predicted
+      as its majority label).
+    - ``uns[key_added]``: the settings, the genes and the calibration.
 
     Examples
     --------
@@ -402,65 +273,112 @@ def transfer_labels(
     >>> query.obs["celltyper_prediction"].value_counts()
     >>> res.gene_overlap, res.calibration
     """
-    thresholds = unknown_threshold, novelty_threshold
-    _check_inputs(reference, query, labels_key, layer, batch_key, *thresholds, classifier, class_prior, reference_model)
+    thresholds = (unknown_threshold, novelty_threshold)
+    choices = (get_args(Classifier), get_args(ClassPrior))
+    check_inputs(
+        reference, query, labels_key, layer, batch_key, thresholds, classifier, class_prior, n_threads, choices
+    )
+    if reference_model is not None and CALIBRATION not in reference_model.adata.obs:
+        raise ValueError("reference_model must be result.reference_model of an earlier transfer_labels call.")
+    if reference_model is not None and classifier == "vae" and not isinstance(reference_model, SemiSupervisedCountVAE):
+        raise ValueError("classifier='vae' needs a reference_model from an earlier call with classifier='vae'.")
     scvi.settings.seed = random_state
+    steps = ["genes", "classifier", "novelty"] + (["latent model"] if latent else [])
+    bar = tqdm(total=len(steps), desc="transfer_labels", disable=not progress_bar, leave=False)
 
-    if reference_model is None:
-        reference_data = _reference_copy(reference, labels_key, layer, batch_key, calibration_fraction, random_state)
-        reference_data = _select_genes(reference_data, n_top_genes, layer)
-    else:
-        reference_data = reference_model.adata
-    # Align (and refuse a poor overlap) before any training.
-    query_data, genes = align_genes(query, reference_data, layer=layer, min_gene_overlap=min_gene_overlap)
-    if genes.fraction < 0.8:
-        warnings.warn(f"{genes.describe()}; the missing ones are read as zero counts.", UserWarning, stacklevel=2)
-    excluded = pd.Index([])
-    if reference_model is None and max_gene_shift is not None:
-        # Both copies hold the counts in X (and in `layer`).
-        excluded = shifted_genes(reference_data.X, query_data.X, reference_data.var_names, max_gene_shift)
-        keep = ~reference_data.var_names.isin(excluded)
-        reference_data, query_data = reference_data[:, keep].copy(), query_data[:, keep].copy()
-    if reference_model is None:
-        reference_model = _train_reference(reference_data, layer, model_kwargs, max_epochs, train_kwargs)
-    has_batch = batch_key is not None and batch_key in query.obs
-    query_data.obs = pd.DataFrame(index=query.obs_names.copy())
-    query_data.obs[_BATCH] = ("query:" + query.obs[batch_key].astype(str)).to_numpy() if has_batch else "query"
-    query_model = _map_query(reference_model, query_data, query_max_epochs, train_kwargs)
+    def step(name: str) -> None:
+        bar.set_postfix_str(name)
 
-    calibration_cells = np.flatnonzero(reference_data.obs[_CALIBRATION].to_numpy())
-    classes, query_probabilities, calibration_probabilities, classifiers = _classifier_probabilities(
-        classifier,
-        class_prior,
-        reference_model,
-        query_model,
-        reference_data,
-        query_data,
-        calibration_cells,
-        layer,
-        train_kwargs,
+    step("genes")
+    if reference_model is None:
+        reference_data = reference_copy(reference, labels_key, layer, batch_key, calibration_fraction, random_state)
+    else:  # its genes are fixed: every cell is normalised by its total over them, on both sides
+        reference_data = AnnData(
+            X=reference_model.adata.X, obs=reference_model.adata.obs.drop(columns=LIBRARY, errors="ignore")
+        )
+        reference_data.var_names = reference_model.adata.var_names
+    query_data, genes = query_copy(query, reference_data, layer, batch_key, min_gene_overlap)
+    excluded: list[str] = []
+    if reference_model is None:
+        set_libraries(reference_data, query_data, genes)
+        selected, excluded = model_genes(reference_data, query_data, genes, n_top_genes, max_gene_shift)
+        reference_data, query_data = reference_data[:, selected].copy(), query_data[:, selected].copy()
+    bar.update()
+
+    step("classifier")
+    empty = np.asarray(query_data.X.sum(axis=1)).ravel() == 0  # no counts on the genes the models read
+    if empty.all():
+        raise ValueError(f"None of the query's cells has counts on the {query_data.n_vars} genes the models read.")
+    settings = dict(classifier_kwargs or {})
+    if classifier == "vae":
+        vae = {"max_epochs": max_epochs, "query_max_epochs": query_max_epochs, "model_kwargs": model_kwargs}
+        settings = {**vae, "train_kwargs": train_kwargs, "model": reference_model, **settings}
+    make_classifier = partial(CLASSIFIERS[classifier], **settings)
+    threads = resolve_threads(n_threads) if classifier != "linear" or latent else None  # torch trains
+    with torch_threads(threads):
+        fitted, classes, probabilities, calibration = _calibrated_probabilities(
+            make_classifier, reference_data, query_data[~empty], class_prior
+        )
+    bar.update()
+
+    step("novelty")
+    predicted = np.asarray(classes, dtype=object)[probabilities.argmax(1)]
+    novelty, confidence = np.ones(query.n_obs), np.zeros(query.n_obs)
+    clusters = np.full(query.n_obs, "empty", dtype=object)
+    clusters[~empty], novelty[~empty] = query_novelty(
+        normalized(query_data[~empty]),
+        predicted,
+        normalized(reference_data),
+        reference_data.obs[TRUE_LABELS].to_numpy(),
+        leiden_resolution,
+        random_state,
     )
-    calibration = fit_temperature(
-        calibration_probabilities,
-        reference_data.obs[_TRUE_LABELS].to_numpy()[calibration_cells],
-        classes,
-    )
-    probabilities = pd.DataFrame(calibration.transform(query_probabilities), index=query.obs_names, columns=classes)
-    confidence = probabilities.max(axis=1).to_numpy()
-    latent = query_model.get_latent_representation(query_data)
-    query_novelty = _novelty(reference_model, calibration_cells, latent)
-    unknown = (confidence < unknown_threshold) | (query_novelty > novelty_threshold)
-    prediction = np.where(unknown, UNKNOWN, np.asarray(classes, dtype=object)[probabilities.to_numpy().argmax(1)])
-    query.obs[f"{key_added}_prediction"] = pd.Categorical(prediction, categories=[*classes, UNKNOWN])
-    query.obs[f"{key_added}_confidence"] = confidence
-    query.obs[f"{key_added}_novelty"] = query_novelty
-    query.obsm[f"X_{key_added}"] = latent
+    confidence[~empty] = probabilities.max(1)
+    prediction = np.full(query.n_obs, UNKNOWN, dtype=object)
+    prediction[~empty] = predicted
+    rule = {"unknown_threshold": unknown_threshold, "novelty_threshold": novelty_threshold}
+    prediction[unknown_calls(confidence, novelty, **rule)] = UNKNOWN
+    bar.update()
+
+    models = {"reference": None, "query": None}
+    if latent:
+        step("latent model")
+        with torch_threads(threads):
+            models = _latent_models(
+                fitted,
+                reference_model,
+                reference_data,
+                query_data[~empty],
+                max_epochs,
+                query_max_epochs,
+                model_kwargs,
+                train_kwargs,
+            )
+        position = np.full((query.n_obs, models["query"].module.n_latent), np.nan, dtype=np.float32)
+        position[~empty] = models["query"].get_latent_representation()  # the mapped copy of the query
+        query.obsm[keys.latent_key(key_added)] = position
+        bar.update()
+    bar.close()
+
+    all_probabilities = np.zeros((query.n_obs, len(classes)))
+    all_probabilities[~empty] = probabilities
+    categories = [*classes, UNKNOWN]
+    query.obs[keys.prediction_key(key_added)] = pd.Categorical(prediction, categories=categories)
+    query.obs[keys.confidence_key(key_added)] = confidence
+    query.obs[keys.novelty_key(key_added)] = novelty
     if majority_voting:
-        clusters = leiden_clusters(latent, resolution=leiden_resolution, random_state=random_state)
         voted, agreement = majority_vote(prediction, clusters)
-        query.obs[f"{key_added}_majority_voting"] = pd.Categorical(voted, categories=[*classes, UNKNOWN])
-        query.obs[f"{key_added}_cluster"] = pd.Categorical(clusters)
-        query.obs[f"{key_added}_cluster_agreement"] = agreement
+        used = [c for c in categories if c in set(voted)]
+        query.obs[keys.majority_voting_key(key_added)] = pd.Categorical(voted, categories=used)
+        query.obs[keys.cluster_key(key_added)] = pd.Categorical(clusters)
+        query.obs[keys.cluster_agreement_key(key_added)] = agreement
+    if empty.any():
+        warnings.warn(
+            f"{int(empty.sum())} query cells have no counts on the {query_data.n_vars} genes the models read; they are "
+            "'Unknown' with confidence 0" + (" and no latent position (NaN)." if latent else "."),
+            UserWarning,
+            stacklevel=2,
+        )
     query.uns[key_added] = {
         "labels_key": labels_key,
         "classifier": classifier,
@@ -470,28 +388,41 @@ def transfer_labels(
         "gene_overlap": genes.fraction,
         "n_reference_genes": genes.n_reference_genes,
         "n_genes_found": genes.n_found,
-        "excluded_shifted_genes": list(excluded),
+        "n_genes_used": int(query_data.n_vars),
+        "excluded_shifted_genes": excluded,
         "temperature": calibration.temperature,
         "ece_before": calibration.ece_before,
         "ece_after": calibration.ece_after,
         "majority_voting": majority_voting,
+        "torch_threads": threads,
     }
-    logger.info(
-        "%s; temperature %.2f, ECE %.3f → %.3f",
-        genes.describe(),
-        calibration.temperature,
-        calibration.ece_before,
-        calibration.ece_after,
-    )
+    logger.info("%s; %d genes used; temperature %.2f", genes.describe(), query_data.n_vars, calibration.temperature)
     return TransferResult(
-        reference_model=reference_model,
-        query_model=query_model,
-        transformer=classifiers.get("transformer"),
-        linear=classifiers.get("linear"),
+        classifier=fitted,
+        reference_model=models["reference"],
+        query_model=models["query"],
         genes=genes,
+        used_genes=reference_data.var_names.copy(),
+        excluded_genes=excluded,
         calibration=calibration,
-        probabilities=probabilities,
-        novelty=query_novelty,
-        unknown_threshold=unknown_threshold,
-        novelty_threshold=novelty_threshold,
+        calibration_cells=reference_data.obs_names[reference_data.obs[CALIBRATION].to_numpy()],
+        probabilities=pd.DataFrame(all_probabilities, index=query.obs_names, columns=classes),
+        novelty=novelty,
+        clusters=clusters,
     )
+
+
+def _latent_models(
+    fitted, reference_model, reference_data, query_data, max_epochs, query_max_epochs, model_kwargs, train_kwargs
+) -> dict:
+    """The reference latent model (the VAE classifier's own, one given, or a new CountVAE) and its query mapping."""
+    if isinstance(fitted, VAEClassifier):
+        return {"reference": fitted.model, "query": fitted.query_model}
+    if reference_model is None:
+        reference_model = train_reference_model(
+            reference_data, model_kwargs, max_epochs, train_kwargs, semi_supervised=False
+        )
+    return {
+        "reference": reference_model,
+        "query": map_query(reference_model, query_data.copy(), query_max_epochs, train_kwargs),
+    }

@@ -1,0 +1,150 @@
+"""The copies of reference and query that label transfer trains on, checked first and reduced to the genes it reads."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from anndata import AnnData
+from sklearn.model_selection import train_test_split
+
+from celltyper._keys import UNKNOWN
+from celltyper.model._validation import summarize_matrix
+
+from ._classifiers import BATCH, LABELS, LIBRARY, LinearClassifier
+from ._genes import GeneOverlap, align_genes, highly_variable_genes
+from ._shifted_genes import shifted_genes
+from ._threads import resolve_threads
+from ._unknown import check_thresholds
+
+#: obs columns of the reference copy: the held-out calibration cells, and every cell's label (held-out ones included).
+CALIBRATION, TRUE_LABELS = "_celltyper_calibration", "_celltyper_true_labels"
+
+
+def _check_counts(name: str, adata: AnnData, layer: str | None) -> None:
+    """Raise before any training if ``adata`` does not hold raw counts where transfer_labels reads them."""
+    location = f"{name}.layers[{layer!r}]" if layer is not None else f"{name}.X"
+    summary = summarize_matrix(adata.layers[layer] if layer is not None else adata.X)
+    if summary.n_nonfinite or summary.n_negative or summary.n_noninteger:
+        raise ValueError(
+            f"{location} holds {summary.n_nonfinite} NaN or infinite, {summary.n_negative} negative and "
+            f"{summary.n_noninteger} non-integer values; transfer_labels reads raw counts. Pass layer= the layer of "
+            "raw counts (e.g. layer='counts') of both reference and query."
+        )
+
+
+def check_inputs(
+    reference, query, labels_key, layer, batch_key, thresholds, classifier, class_prior, n_threads, choices
+) -> None:
+    """Raise, before anything is trained, for every input transfer_labels cannot use.
+
+    ``choices`` are the allowed ``classifier`` and ``class_prior`` values.
+    """
+    if labels_key not in reference.obs:
+        raise KeyError(f"labels_key {labels_key!r} is not a column of reference.obs (columns: {list(reference.obs)}).")
+    for name, adata in (("reference", reference), ("query", query)):
+        if layer is not None and layer not in adata.layers:
+            raise KeyError(f"layer {layer!r} is not in {name}.layers ({list(adata.layers)}).")
+        if adata.n_obs == 0:
+            raise ValueError(f"The {name} has no cells.")
+        if not adata.var_names.is_unique:
+            raise ValueError(f"{name}.var_names has duplicates; call {name}.var_names_make_unique() first.")
+        _check_counts(name, adata, layer)
+    if batch_key is not None and batch_key not in reference.obs:
+        raise KeyError(f"batch_key {batch_key!r} is not a column of reference.obs.")
+    check_thresholds(*thresholds)
+    classifiers, priors = choices
+    if classifier not in classifiers:
+        raise ValueError(f"classifier must be one of {classifiers}, not {classifier!r}.")
+    if class_prior not in priors:
+        raise ValueError(f"class_prior must be 'balanced' or 'reference', not {class_prior!r}.")
+    if n_threads != "auto":
+        resolve_threads(n_threads)
+    labels = reference.obs[labels_key].dropna().astype(str)
+    counts = labels[labels != UNKNOWN].value_counts()
+    if len(counts) < 2:
+        raise ValueError(f"reference.obs[{labels_key!r}] needs at least two cell types; it has {len(counts)}.")
+    if (counts < 2).any():
+        raise ValueError(
+            f"Cell types {list(counts.index[counts < 2])} have a single reference cell; a classifier cannot learn a "
+            f"type from one cell. Remove them or merge them into a broader type in reference.obs[{labels_key!r}]."
+        )
+
+
+def reference_copy(reference, labels_key, layer, batch_key, calibration_fraction, random_state) -> AnnData:
+    """The reference's counts and labels, with a stratified ``calibration_fraction`` of cells marked unlabelled."""
+    counts = reference.layers[layer] if layer is not None else reference.X
+    adata = AnnData(
+        X=sp.csr_matrix(counts, dtype=np.float32),
+        obs=pd.DataFrame(index=reference.obs_names.copy()),
+        var=reference.var.copy(),
+    )
+    labels = reference.obs[labels_key].astype(object).where(reference.obs[labels_key].notna(), UNKNOWN).astype(str)
+    adata.obs[BATCH] = reference.obs[batch_key].astype(str).to_numpy() if batch_key is not None else "reference"
+    labelled = np.flatnonzero(labels.to_numpy() != UNKNOWN)
+    _, held_out = train_test_split(
+        labelled, test_size=calibration_fraction, stratify=labels.iloc[labelled].to_numpy(), random_state=random_state
+    )
+    calibration = np.zeros(adata.n_obs, dtype=bool)
+    calibration[held_out] = True
+    adata.obs[CALIBRATION] = calibration
+    adata.obs[LABELS] = np.where(calibration, UNKNOWN, labels.to_numpy())
+    adata.obs[TRUE_LABELS] = labels.to_numpy()
+    return adata
+
+
+def model_reference_copy(reference_model) -> AnnData:
+    """The reference copy an earlier call trained ``reference_model`` on: its genes, labels and held-out cells.
+
+    Its genes are fixed, so every cell is normalised by its total over them, on both sides (no shared-gene library).
+    """
+    adata = AnnData(X=reference_model.adata.X, obs=reference_model.adata.obs.drop(columns=LIBRARY, errors="ignore"))
+    adata.var_names = reference_model.adata.var_names
+    return adata
+
+
+def query_copy(query: AnnData, reference_data: AnnData, layer, batch_key, min_gene_overlap) -> tuple:
+    """The query's counts on the reference's genes (zero where missing), its batches, and the gene overlap."""
+    aligned, genes = align_genes(query, reference_data, layer=layer, min_gene_overlap=0.0)
+    shared = min(reference_data.n_vars, query.n_vars)
+    if genes.n_found < min_gene_overlap * shared:
+        raise ValueError(
+            f"Only {genes.describe()}: at least {min_gene_overlap:.0%} of the smaller gene set ({shared:,} genes) must "
+            f"be shared (min_gene_overlap). Missing genes include {', '.join(genes.missing[:5])}. Check that query and "
+            "reference name genes the same way (symbols or Ensembl ids in var_names or var['gene_ids']) and come from "
+            "the same species."
+        )
+    query_data = AnnData(X=aligned.layers[layer] if layer is not None else aligned.X, var=aligned.var)
+    query_data.obs_names = query.obs_names.copy()
+    has_batch = batch_key is not None and batch_key in query.obs
+    query_data.obs[BATCH] = ("query:" + query.obs[batch_key].astype(str)).to_numpy() if has_batch else "query"
+    return query_data, genes
+
+
+def set_libraries(reference_data: AnnData, query_data: AnnData, genes: GeneOverlap) -> None:
+    """Each cell's total count over every gene reference and query share: what counts per 10,000 divide by."""
+    shared = ~reference_data.var_names.isin(genes.missing)
+    reference_data.obs[LIBRARY] = np.asarray(reference_data.X[:, shared].sum(axis=1)).ravel()
+    query_data.obs[LIBRARY] = np.asarray(query_data.X.sum(axis=1)).ravel()  # zero-filled where the query lacks a gene
+
+
+def model_genes(reference_data, query_data, genes, n_top_genes, max_gene_shift) -> tuple[pd.Index, list[str]]:
+    """The genes the models read: the reference's most variable genes among those the query has, less shifted ones.
+
+    The shift is measured within cell types, with the query's types predicted by a first linear classifier on the
+    same genes (:func:`~celltyper.tl.shifted_genes`).
+    """
+    candidates = reference_data[:, ~reference_data.var_names.isin(genes.missing)]
+    batch = BATCH if candidates.obs[BATCH].nunique() > 1 else None
+    selected = highly_variable_genes(candidates, n_top_genes, batch_key=batch)
+    if max_gene_shift is None:
+        return selected, []
+    reference_part, query_part = reference_data[:, selected], query_data[:, selected]
+    first = LinearClassifier().fit(reference_part)
+    predicted = np.asarray(first.classes, dtype=object)[first.predict_proba(query_part).argmax(1)]
+    labels = reference_part.obs[TRUE_LABELS].to_numpy()
+    labelled = labels != UNKNOWN
+    excluded = shifted_genes(
+        reference_part.X[labelled], query_part.X, selected, max_gene_shift, labels[labelled], predicted
+    )
+    return selected.difference(excluded, sort=False), list(excluded)
