@@ -7,6 +7,7 @@ from pathlib import Path
 
 import anndata as ad
 import numpy as np
+import scipy.sparse as sp
 
 #: name → (file under the data folder, labels column, batch column)
 REAL_DATASETS: dict[str, tuple[str, str | None, str | None]] = {
@@ -19,6 +20,22 @@ REAL_DATASETS: dict[str, tuple[str, str | None, str | None]] = {
     "zheng_sorted": ("zheng2017_pbmc_10x/converted/zheng2017_sorted_reference_counts.h5ad", "cell_type", None),
     "zheng_donor_a": ("zheng2017_pbmc_10x/converted/zheng2017_frozen_donorA_counts.h5ad", None, None),
     "combat_6donors": ("combat2022_blood_6donors/converted/combat2022_6donors_counts.h5ad", None, "donor"),
+    "pbmc8k": ("zheng2017_pbmc_10x/original/pbmc.h5ad", "cell_type", None),
+    "mouse_pancreas": (
+        "mouse_pancreas_endocrinogenesis/converted/mouse_pancreas_endocrinogenesis.h5ad",
+        "cell_type",
+        None,
+    ),
+    "paul15": (
+        "paul15_myeloid_progenitors_240genes/converted/paul15_myeloid_progenitors_240genes.h5ad",
+        "cell_type",
+        None,
+    ),
+    "tabula_muris_immune": (
+        "actinn_mouse_immune_tabula_muris_1000/converted/actinn_mouse_immune_tabula_muris_1000.h5ad",
+        "cell_type",
+        None,
+    ),
 }
 
 
@@ -34,12 +51,12 @@ def shared_data_dir(path: str | os.PathLike | None = None) -> Path:
 
 
 def load_real_dataset(name: str, data_dir: str | os.PathLike | None = None) -> ad.AnnData:
-    """Read one of :data:`REAL_DATASETS` with raw counts (float32) in ``X`` and ``layers["counts"]``."""
+    """Read one of :data:`REAL_DATASETS` with raw counts (sparse float32) in ``X`` and ``layers["counts"]``."""
     if name not in REAL_DATASETS:
         raise KeyError(f"Unknown dataset {name!r}; choose one of {sorted(REAL_DATASETS)}.")
     relative, _, _ = REAL_DATASETS[name]
     adata = ad.read_h5ad(shared_data_dir(data_dir) / relative)
-    adata.X = adata.X.astype(np.float32)
+    adata.X = sp.csr_matrix(adata.layers["counts"] if "counts" in adata.layers else adata.X, dtype=np.float32)
     adata.layers["counts"] = adata.X.copy()
     adata.obs_names_make_unique()
     return adata

@@ -140,3 +140,14 @@ def write_results(
     report = out / "report.md"
     report.write_text("\n".join(lines))
     return report
+
+
+def replace_section(page: str | Path, name: str, text: str) -> None:
+    """Replace what ``page`` holds between its ``<!-- name -->`` and ``<!-- /name -->`` lines with ``text``."""
+    page = Path(page)
+    start, end = f"<!-- {name} -->", f"<!-- /{name} -->"
+    content = page.read_text()
+    if start not in content or end not in content:
+        raise ValueError(f"{page} has no {start} … {end} section to write into.")
+    before, rest = content.split(start, 1)
+    page.write_text(f"{before}{start}\n{text}\n{end}{rest.split(end, 1)[1]}")
