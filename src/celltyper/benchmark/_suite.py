@@ -135,8 +135,14 @@ def _by_donors(adata: AnnData, reversed_: bool) -> tuple[AnnData, AnnData]:
     return parts[::-1] if reversed_ else parts
 
 
-def _shifted(query: AnnData, seed: int) -> AnnData:
-    return shift_technology(query, layer="counts", seed=seed)
+def _with_shifted_query(build: Callable) -> Callable:
+    """The builder ``build`` with its query counted by a simulated other platform (drawn with the same seed)."""
+
+    def shifted(data_dir, seed: int) -> tuple[AnnData, AnnData]:
+        reference, query = build(data_dir, seed)
+        return reference, shift_technology(query, layer="counts", seed=seed)
+
+    return shifted
 
 
 def _transfer(name, kind, description, reference, query, novel_type=None) -> Transfer:
@@ -199,27 +205,27 @@ TRANSFERS: dict[str, tuple[str, str, Callable]] = {
     "kang8_4to4_shifted": (
         "technology",
         "Kang 8 donors 4 → 4, query on a simulated other platform",
-        lambda d, s: (lambda r, q: (r, _shifted(q, s)))(*_by_donors(_pbmc("kang_8donors", d, "donor"), False)),
+        _with_shifted_query(lambda d, s: _by_donors(_pbmc("kang_8donors", d, "donor"), False)),
     ),
     "zheng_halves_shifted": (
         "technology",
         "Zheng sorted, 9 fine types, half → half, query on a simulated other platform",
-        lambda d, s: (lambda r, q: (r, _shifted(q, s)))(*_halves(_labelled("zheng_sorted", d), s)),
+        _with_shifted_query(lambda d, s: _halves(_labelled("zheng_sorted", d), s)),
     ),
     "pancreas_halves_shifted": (
         "technology",
         "mouse pancreas endocrinogenesis (8 types, a continuum), half → half, query on a simulated other platform",
-        lambda d, s: (lambda r, q: (r, _shifted(q, s)))(*_halves(_labelled("mouse_pancreas", d), s)),
+        _with_shifted_query(lambda d, s: _halves(_labelled("mouse_pancreas", d), s)),
     ),
     "paul15_halves_shifted": (
         "technology",
         "Paul 2015 mouse bone marrow (MARS-seq, 240 genes), half → half, query on a simulated other platform",
-        lambda d, s: (lambda r, q: (r, _shifted(q, s)))(*_halves(_labelled("paul15", d), s)),
+        _with_shifted_query(lambda d, s: _halves(_labelled("paul15", d), s)),
     ),
     "tabula_muris_halves_shifted": (
         "technology",
         "Tabula Muris mouse immune cells, half → half, query on a simulated other platform",
-        lambda d, s: (lambda r, q: (r, _shifted(q, s)))(*_halves(_labelled("tabula_muris_immune", d), s)),
+        _with_shifted_query(lambda d, s: _halves(_labelled("tabula_muris_immune", d), s)),
     ),
     "pancreas_halves": (
         "tissue",

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import anndata as ad
 import numpy as np
-import scanpy as sc
 from anndata import AnnData
 from sklearn.model_selection import train_test_split
 
 from celltyper.datasets import kang_ifnb, zheng_sorted
+from celltyper.tl._genes import highly_variable_genes
 
 from ._data import load_real_dataset
 
@@ -70,33 +69,12 @@ class Task:
 def select_genes(reference: AnnData, n_top_genes: int, batch_key: str | None) -> list[str]:
     """The reference's ``n_top_genes`` highly variable genes (seurat_v3 on counts, batch-aware), or all if fewer.
 
-    Only genes detected in at least 3 reference cells compete. seurat_v3's loess fit of variance on mean can fail on
-    small references (many genes with the same mean); it is then refitted with the widest span.
+    :func:`celltyper.tl._genes.highly_variable_genes` on ``layers["counts"]``, with the batch when there are several.
     """
-    if reference.n_vars <= n_top_genes:
-        return list(reference.var_names)
-    expressed = reference[:, np.asarray((reference.layers["counts"] > 0).sum(0)).ravel() >= 3]
-    if expressed.n_vars <= n_top_genes:
-        return list(expressed.var_names)
-    batch = batch_key if batch_key is not None and expressed.obs[batch_key].nunique() > 1 else None
-    for span in (0.3, 1.0):
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                hvg = sc.pp.highly_variable_genes(
-                    expressed,
-                    n_top_genes=n_top_genes,
-                    flavor="seurat_v3",
-                    layer="counts",
-                    batch_key=batch,
-                    span=span,
-                    inplace=False,
-                )
-            break
-        except ValueError:
-            if span == 1.0:
-                raise
-    return list(expressed.var_names[hvg["highly_variable"].to_numpy()])
+    counts = AnnData(X=reference.layers["counts"], obs=reference.obs[[batch_key]] if batch_key is not None else None)
+    counts.var_names = reference.var_names
+    batch = batch_key if batch_key is not None and counts.obs[batch_key].nunique() > 1 else None
+    return list(highly_variable_genes(counts, n_top_genes, batch_key=batch))
 
 
 def make_task(
