@@ -5,10 +5,12 @@
 writes ``results.json``, ``report.md`` and figures. The command line is ``celltyper benchmark``.
 """
 
+from celltyper.tl._calibration import expected_calibration_error
+
 from ._data import load_real_dataset, shared_data_dir
 from ._measure import EpochTimer, PeakMemory
 from ._methods import METHODS, Budget, MethodOutput
-from ._metrics import classification_metrics, expected_calibration_error, knn_accuracy
+from ._metrics import classification_metrics, knn_accuracy
 from ._page import write_docs_page
 from ._report import write_results
 from ._run import run_benchmark

@@ -1,4 +1,7 @@
-"""Metrics shared by every benchmark: classification scores, calibration, kNN accuracy of a latent space."""
+"""Metrics shared by every benchmark: classification scores and the kNN accuracy of a latent space.
+
+The calibration error lives with the calibration it measures (``celltyper.tl._calibration``).
+"""
 
 from __future__ import annotations
 
@@ -20,21 +23,6 @@ def classification_metrics(y_true: Sequence[str], y_pred: Sequence[str], labels:
         "macro_f1": float(np.mean(per_class)),
         "per_class_f1": {str(label): float(f) for label, f in zip(labels, per_class, strict=True)},
     }
-
-
-def expected_calibration_error(y_true: Sequence[str], probabilities, classes: Sequence[str], n_bins: int = 15) -> float:
-    """ECE of the top-class confidence: ``Σ_b |B_b|/n · |accuracy(B_b) − confidence(B_b)|`` over equal-width bins."""
-    probabilities = np.asarray(probabilities, dtype=float)
-    classes = np.asarray(classes, dtype=object)
-    confidence = probabilities.max(1)
-    correct = classes[probabilities.argmax(1)] == np.asarray(y_true, dtype=object)
-    bins = np.minimum((confidence * n_bins).astype(int), n_bins - 1)
-    ece = 0.0
-    for b in range(n_bins):
-        in_bin = bins == b
-        if in_bin.any():
-            ece += in_bin.mean() * abs(correct[in_bin].mean() - confidence[in_bin].mean())
-    return float(ece)
 
 
 def knn_accuracy(

@@ -14,10 +14,12 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from celltyper.tl._calibration import expected_calibration_error
+
 from . import _figures
 from ._measure import PeakMemory
 from ._methods import METHODS, Budget, MethodOutput
-from ._metrics import classification_metrics, expected_calibration_error
+from ._metrics import classification_metrics
 from ._report import write_results
 from ._tasks import Task
 

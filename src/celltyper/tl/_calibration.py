@@ -9,9 +9,22 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax
 
-from celltyper.benchmark import expected_calibration_error
-
 _EPS = 1e-12
+
+
+def expected_calibration_error(y_true: Sequence[str], probabilities, classes: Sequence[str], n_bins: int = 15) -> float:
+    """ECE of the top-class confidence: ``Σ_b |B_b|/n · |accuracy(B_b) − confidence(B_b)|`` over equal-width bins."""
+    probabilities = np.asarray(probabilities, dtype=float)
+    classes = np.asarray(classes, dtype=object)
+    confidence = probabilities.max(1)
+    correct = classes[probabilities.argmax(1)] == np.asarray(y_true, dtype=object)
+    bins = np.minimum((confidence * n_bins).astype(int), n_bins - 1)
+    ece = 0.0
+    for b in range(n_bins):
+        in_bin = bins == b
+        if in_bin.any():
+            ece += in_bin.mean() * abs(correct[in_bin].mean() - confidence[in_bin].mean())
+    return float(ece)
 
 
 def _tempered_log_probabilities(probabilities: np.ndarray, temperature: float) -> np.ndarray:
