@@ -96,4 +96,4 @@ def test_train_vae(tmp_path, counts_file):
     assert embedded.obsm["X_celltyper"].shape == (300, 10)
     metrics = json.loads((out / "metrics.json").read_text())
     assert 0 <= metrics["latent"]["knn_accuracy"] <= 1 and "elbo_validation" in metrics["history"]
-    assert (out / "model" / "model.pt").exists() and (out / "figures" / "training_curves.png").exists()
+    assert (out / "model" / "model.json").exists() and (out / "figures" / "training_curves.png").exists()

@@ -12,6 +12,8 @@ import pandas as pd
 from anndata import AnnData
 from anndata.io import read_elem
 
+from celltyper.model._model_files import LEGACY_FILE, MODEL_FILE
+
 
 def read_h5ad(path: str | Path | None, what: str = "input") -> AnnData:
     """Read an ``.h5ad`` file; a missing path or file raises a ``FileNotFoundError`` saying which."""
@@ -40,12 +42,12 @@ def require_obs(adata: AnnData, key: str | None, name: str, path: str | Path | N
 
 
 def require_dir(path: str | Path | None, what: str) -> Path:
-    """A saved-model folder that must exist."""
+    """A saved-model folder that must exist (an old-format one passes, for ``load`` to name its conversion)."""
     if path is None:
         raise FileNotFoundError(f"No {what} given: pass --{what} DIR (a folder written by `celltyper train`).")
     path = Path(path)
-    if not (path / "model.pt").is_file():
-        raise FileNotFoundError(f"{path} is not a saved model folder (no {path / 'model.pt'}); run `celltyper train`.")
+    if not any((path / name).is_file() for name in (MODEL_FILE, LEGACY_FILE)):
+        raise FileNotFoundError(f"{path} is not a saved model folder (no {path / MODEL_FILE}); run `celltyper train`.")
     return path
 
 

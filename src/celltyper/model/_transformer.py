@@ -25,6 +25,7 @@ from celltyper.module import TransformerClassifierModule
 from celltyper.train import BalancedDataSplitter, ClassifierTrainingPlan, RestoreBestWeights
 from celltyper.train._classifier import stratified_split
 
+from ._model_io import SafeModelIOMixin
 from ._streaming import ClassStatistics, row_chunks
 from ._validation import registered_location, summarize_matrix
 
@@ -79,7 +80,7 @@ def _warn_noninteger(n_noninteger: int, location: str) -> None:
     )
 
 
-class CellTypeTransformer(UnsupervisedTrainingMixin, BaseModelClass):
+class CellTypeTransformer(SafeModelIOMixin, UnsupervisedTrainingMixin, BaseModelClass):
     """Cell-type classifier: a small transformer over each cell's most distinctive genes plus an all-genes token.
 
     Set up the reference with :meth:`setup_anndata`, train, then :meth:`predict` any AnnData with (most of) the same

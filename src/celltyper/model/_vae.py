@@ -22,13 +22,19 @@ from celltyper.module._vae import Dispersion, GeneLikelihood
 from celltyper.train import BackedDataSplitter, TrainingPlan
 from celltyper.train._backed import anndata_loader
 
-from ._query_mapping import check_no_covariate_misalignment, reference_registry, unfreeze_new_batch_dispersion
+from ._model_io import SafeModelIOMixin
+from ._query_mapping import (
+    check_no_covariate_misalignment,
+    reference_model_of,
+    reference_registry,
+    unfreeze_new_batch_dispersion,
+)
 from ._validation import check_expression, registered_location, summarize_matrix
 
 logger = logging.getLogger(__name__)
 
 
-class CountVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, BaseModelClass):
+class CountVAE(SafeModelIOMixin, RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, BaseModelClass):
     """Variational autoencoder of single-cell expression, batch-aware, with a count or Gaussian likelihood.
 
     Set up the AnnData with :meth:`setup_anndata` first, as for :class:`scvi.model.SCVI`.
@@ -260,10 +266,11 @@ class CountVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, Ba
             Query AnnData with the reference's genes in the reference's order and the reference's ``batch_key``
             column (see :func:`celltyper.tl.align_genes`).
         reference_model
-            A trained model of this class, or the folder it was saved to.
+            A trained model of this class, or the folder it was saved to (read without unpickling).
         **kwargs
             Passed to :meth:`scvi.model.base.ArchesMixin.load_query_data` (``unfrozen``, ``freeze_*`` …).
         """
+        reference_model = reference_model_of(reference_model, cls)
         registry = reference_registry(reference_model, adata)
         batch_key = registry["setup_args"].get("batch_key")
         if adata is not None and batch_key is not None:
