@@ -15,6 +15,7 @@ from anndata import AnnData
 from scvi.model._utils import parse_device_args
 from scvi.model.base._save_load import _initialize_model
 
+from ._genes import in_model_gene_order
 from ._model_files import read_model_dir, write_model_dir
 
 _SETUP_METHOD = "setup_anndata"
@@ -73,7 +74,8 @@ class SafeModelIOMixin:
             The saved folder.
         adata
             The data to attach the model to, set up like the training data (default: the ``adata.h5ad`` saved with
-            the model).
+            the model). Its genes are matched to the model's by ``var_names``: in another order, or with extra
+            genes, the model reads a reordered copy; missing genes are an error.
         accelerator, device
             Where to put the model (Lightning's names, e.g. ``accelerator="cpu"``).
 
@@ -81,8 +83,8 @@ class SafeModelIOMixin:
         ------
         ValueError
             If the folder holds scvi-tools' pickled ``model.pt`` (convert it once with
-            :func:`celltyper.model.convert_legacy_model`), a truncated or changed file, or a model of another
-            class.
+            :func:`celltyper.model.convert_legacy_model`), a truncated or changed file, a model of another class,
+            or if ``adata`` lacks some of the model's genes.
         """
         saved = read_model_dir(dir_path)
         saved.check_class(cls)
@@ -90,6 +92,7 @@ class SafeModelIOMixin:
             accelerator=accelerator, devices=device, return_device="torch", validate_single_device=True
         )
         adata = saved.read_anndata() if adata is None else adata
+        adata = in_model_gene_order(adata, saved.var_names)
         attributes = dict(saved.attributes)
         registry = attributes.pop("registry_")
         setup_args = registry.get("setup_args")

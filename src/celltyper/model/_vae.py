@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Literal
 
+import pandas as pd
 from anndata import AnnData
 from scvi import REGISTRY_KEYS
 from scvi.data import AnnDataManager
@@ -22,6 +23,7 @@ from celltyper.module._vae import Dispersion, GeneLikelihood
 from celltyper.train import BackedDataSplitter, TrainingPlan
 from celltyper.train._backed import anndata_loader
 
+from ._genes import in_model_gene_order
 from ._model_io import SafeModelIOMixin
 from ._query_mapping import (
     check_no_covariate_misalignment,
@@ -37,7 +39,8 @@ logger = logging.getLogger(__name__)
 class CountVAE(SafeModelIOMixin, RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, BaseModelClass):
     """Variational autoencoder of single-cell expression, batch-aware, with a count or Gaussian likelihood.
 
-    Set up the AnnData with :meth:`setup_anndata` first, as for :class:`scvi.model.SCVI`.
+    Set up the AnnData with :meth:`setup_anndata` first, as for :class:`scvi.model.SCVI`. Genes are matched by
+    name: data with the model's genes in another order (or with extra genes) is read in the model's order.
 
     Parameters
     ----------
@@ -263,14 +266,17 @@ class CountVAE(SafeModelIOMixin, RNASeqMixin, VAEMixin, ArchesMixin, Unsupervise
         Parameters
         ----------
         adata
-            Query AnnData with the reference's genes in the reference's order and the reference's ``batch_key``
-            column (see :func:`celltyper.tl.align_genes`).
+            Query AnnData with the reference's genes (matched by name; extra genes are left out, missing ones are an
+            error: add them as zeros with :func:`celltyper.tl.align_genes`) and the reference's ``batch_key`` column.
+            In another gene order, the returned model holds a reordered copy of it.
         reference_model
             A trained model of this class, or the folder it was saved to (read without unpickling).
         **kwargs
             Passed to :meth:`scvi.model.base.ArchesMixin.load_query_data` (``unfrozen``, ``freeze_*`` …).
         """
         reference_model = reference_model_of(reference_model, cls)
+        if adata is not None:
+            adata = in_model_gene_order(adata, pd.Index(reference_model.get_var_names()), "the query")
         registry = reference_registry(reference_model, adata)
         batch_key = registry["setup_args"].get("batch_key")
         if adata is not None and batch_key is not None:
@@ -282,8 +288,13 @@ class CountVAE(SafeModelIOMixin, RNASeqMixin, VAEMixin, ArchesMixin, Unsupervise
         return model
 
     def _validate_anndata(self, adata: AnnData | None = None, copy_if_view: bool = True) -> AnnData:
-        """scvi-tools' validation, plus the value checks of ``__init__`` on data the model was not set up on."""
+        """scvi-tools' validation, plus genes matched by name and value checks on data the model was not set up on.
+
+        Returns the AnnData to read: ``adata``, or a copy with the model's genes in the model's order.
+        """
         is_new = adata is not None and adata is not self.adata
+        if is_new:
+            adata = in_model_gene_order(adata, self.adata.var_names)
         adata = super()._validate_anndata(adata, copy_if_view=copy_if_view)
         if is_new:
             manager = self.get_anndata_manager(adata, required=True)
