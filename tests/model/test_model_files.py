@@ -99,6 +99,14 @@ def test_load_query_data_from_a_saved_folder(models, data, tmp_path):
         assert mapped.get_latent_representation().shape == (query.n_obs, 4)
     with pytest.raises(ValueError, match="holds a CountVAE, not a SemiSupervisedCountVAE"):
         SemiSupervisedCountVAE.load_query_data(query.copy(), tmp_path / "reference")
+    # scvi-tools' other readers of a saved folder, on the safe files
+    registry = ct.CountVAE.load_registry(tmp_path / "reference")
+    assert (
+        registry["setup_args"] == reference.registry_["setup_args"] == {**registry["setup_args"], "batch_key": "batch"}
+    )
+    shuffled = query[:, np.random.default_rng(0).permutation(query.n_vars)[:-5]].copy()
+    prepared = ct.CountVAE.prepare_query_anndata(shuffled, str(tmp_path / "reference"), inplace=False)
+    pd.testing.assert_index_equal(prepared.var_names, reference.adata.var_names)
 
 
 def test_a_pickle_payload_is_never_run(models, data, tmp_path):
@@ -111,9 +119,16 @@ def test_a_pickle_payload_is_never_run(models, data, tmp_path):
         lambda: SemiSupervisedCountVAE.load(str(folder), adata=data.copy()),
         lambda: ct.CellTypeTransformer.load(folder),
         lambda: ct.CountVAE.load_query_data(data.copy(), str(folder)),
+        lambda: ct.CountVAE.prepare_query_anndata(data.copy(), folder),
+        lambda: SemiSupervisedCountVAE.load_registry(folder),
+        lambda: ct.CellTypeTransformer.view_setup_args(str(folder)),
     ):
         with pytest.raises(ValueError, match=r"model\.pt is a model file in the old format.*convert_legacy_model"):
             load()
+    with pytest.raises(NotImplementedError, match="convert_legacy_model"):
+        ct.CountVAE.convert_legacy_save(str(folder), str(tmp_path / "converted"))
+    with pytest.raises(NotImplementedError, match="prepare_query_anndata"):
+        ct.CountVAE.prepare_query_mudata(None, str(folder))
     with pytest.raises(ValueError, match="trust=True"):
         convert_legacy_model(folder)
     with pytest.raises(ValueError, match=r"not converted: .*open is not among the types"):

@@ -4,7 +4,8 @@ scvi-tools 1.4.2's ``BaseModelClass.save`` pickles the model's attributes into `
 with ``torch.load(weights_only=False)``: a shared model file could run any code on load. :class:`SafeModelIOMixin`
 keeps the same calls (``model.save(dir, overwrite=..., save_anndata=...)``, ``Model.load(dir, adata=...)``) and the same
 steps as scvi-tools' ``load`` (set up the AnnData with the saved registry, rebuild the model from its ``init_params_``,
-load the weights), on files that hold only tensors and JSON.
+load the weights), on files that hold only tensors and JSON. The other inherited methods that read a saved folder
+(``load_registry``, ``view_setup_args``, ``convert_legacy_save``) are replaced too, so that none of them unpickles.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import os
 
 from anndata import AnnData
+from scvi.data import AnnDataManager
 from scvi.model._utils import parse_device_args
 from scvi.model.base._save_load import _initialize_model
 
@@ -106,3 +108,44 @@ class SafeModelIOMixin:
         model.module.eval()
         model._validate_anndata(adata)
         return model
+
+    @staticmethod
+    def load_registry(dir_path: str | os.PathLike) -> dict:
+        """The scvi-tools registry saved with the model in ``dir_path`` (read without unpickling).
+
+        Parameters
+        ----------
+        dir_path
+            The saved folder.
+
+        Returns
+        -------
+        The registry: ``setup_method_name``, ``setup_args``, ``field_registries``, …
+        """
+        return read_model_dir(dir_path).attributes["registry_"]
+
+    @staticmethod
+    def view_setup_args(dir_path: str | os.PathLike) -> None:
+        """Print the arguments ``setup_anndata`` was called with for the model saved in ``dir_path``.
+
+        Parameters
+        ----------
+        dir_path
+            The saved folder.
+        """
+        AnnDataManager.view_setup_method_args(SafeModelIOMixin.load_registry(dir_path))
+
+    @classmethod
+    def convert_legacy_save(cls, *args, **kwargs) -> None:
+        """Not supported: scvi-tools' conversion unpickles the folder it reads.
+
+        Raises
+        ------
+        NotImplementedError
+            Always; a folder saved by an earlier celltyper is converted with
+            :func:`celltyper.model.convert_legacy_model`.
+        """
+        raise NotImplementedError(
+            f"{cls.__name__}.convert_legacy_save would unpickle the folder it reads; convert a folder saved by an "
+            "earlier celltyper with celltyper.model.convert_legacy_model(dir_path, trust=True)."
+        )

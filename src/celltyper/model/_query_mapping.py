@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 from scvi import REGISTRY_KEYS
+from scvi.model.base import BaseModelClass
 from scvi.model.base._archesmixin import _get_loaded_data
 
 from ._model_files import SavedModel, read_model_dir
@@ -37,7 +38,7 @@ class SavedReference:
     as a live model's would be), so a reference needs neither its training data nor unpickling.
     """
 
-    def __init__(self, saved: SavedModel):
+    def __init__(self, saved: SavedModel) -> None:
         self._saved = saved
         self.module = self  # scvi-tools calls reference_model.module.state_dict()
 
@@ -53,8 +54,13 @@ class SavedReference:
         return {name: tensor.clone() for name, tensor in self._saved.state_dict.items()}
 
 
-def reference_model_of(reference_model, cls: type):
-    """``reference_model`` itself if it is a model, else the folder it names read as a :class:`SavedReference`."""
+def reference_model_of(
+    reference_model: BaseModelClass | str | os.PathLike, cls: type[BaseModelClass]
+) -> BaseModelClass | SavedReference:
+    """``reference_model`` itself if it is a model, else the folder it names read as a :class:`SavedReference`.
+
+    A folder must hold a model of class ``cls`` (else a ``ValueError``); nothing in it is unpickled.
+    """
     if not isinstance(reference_model, str | os.PathLike):
         return reference_model
     saved = read_model_dir(reference_model)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import Literal
 
 import pandas as pd
@@ -254,7 +255,9 @@ class CountVAE(SafeModelIOMixin, RNASeqMixin, VAEMixin, ArchesMixin, Unsupervise
         )
 
     @classmethod
-    def load_query_data(cls, adata: AnnData | None = None, reference_model=None, **kwargs):
+    def load_query_data(
+        cls, adata: AnnData | None = None, reference_model: CountVAE | str | os.PathLike | None = None, **kwargs
+    ) -> CountVAE:
         """Query mapping by scArches surgery (:meth:`scvi.model.base.ArchesMixin.load_query_data`), with fixes.
 
         On top of scvi-tools' surgery, the dispersion columns of the query's new batches learn when
@@ -286,6 +289,49 @@ class CountVAE(SafeModelIOMixin, RNASeqMixin, VAEMixin, ArchesMixin, Unsupervise
             n_reference_batches = registry["field_registries"]["batch"]["summary_stats"]["n_batch"]
             unfreeze_new_batch_dispersion(model.module, n_reference_batches)
         return model
+
+    @classmethod
+    def prepare_query_anndata(
+        cls,
+        adata: AnnData,
+        reference_model: CountVAE | str | os.PathLike,
+        return_reference_var_names: bool = False,
+        inplace: bool = True,
+    ) -> AnnData | pd.Index | None:
+        """scvi-tools' :meth:`~scvi.model.base.ArchesMixin.prepare_query_anndata`, reading a saved folder safely.
+
+        Parameters
+        ----------
+        adata
+            Query AnnData: missing reference genes are added as zeros, extra ones dropped, the rest put in the
+            reference's order.
+        reference_model
+            A trained model of this class, or the folder it was saved to (read without unpickling).
+        return_reference_var_names
+            Only return the reference's genes.
+        inplace
+            Change ``adata`` in place (else return the prepared copy).
+
+        Returns
+        -------
+        The reference's genes with ``return_reference_var_names``, else the prepared copy unless ``inplace``.
+        """
+        return super().prepare_query_anndata(
+            adata, reference_model_of(reference_model, cls), return_reference_var_names, inplace
+        )
+
+    @classmethod
+    def prepare_query_mudata(cls, *args, **kwargs) -> None:
+        """Not supported: celltyper models read AnnData (see :meth:`prepare_query_anndata`).
+
+        Raises
+        ------
+        NotImplementedError
+            Always (scvi-tools' version would unpickle a saved reference folder).
+        """
+        raise NotImplementedError(
+            f"{cls.__name__} reads AnnData, not MuData: use {cls.__name__}.prepare_query_anndata."
+        )
 
     def _validate_anndata(self, adata: AnnData | None = None, copy_if_view: bool = True) -> AnnData:
         """scvi-tools' validation, plus genes matched by name and value checks on data the model was not set up on.
