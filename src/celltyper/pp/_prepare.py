@@ -12,6 +12,10 @@ from ._qc import QC_KEYS, annotate_mt, cell_filter_masks, check_raw_counts, qc_m
 from ._summary import PrepareSummary
 
 UNS_KEY = "celltyper_prepare"
+#: Cells needed after the filters: highly variable genes and PCA compare cells (one cell crashes scikit-misc's loess).
+MIN_CELLS = 2
+#: Fewer cells than this after the filters: ``umap=True`` skips the neighbour graph and UMAP, with a warning.
+MIN_CELLS_UMAP = 10
 
 
 def prepare(
@@ -56,7 +60,8 @@ def prepare(
     Parameters
     ----------
     adata
-        Cells × genes. Must hold raw counts (non-negative integers) in ``X``, or in ``layers[layer]``.
+        Cells × genes, at least 2 cells. Must hold raw counts (non-negative integers) in ``X``, or in
+        ``layers[layer]``.
     layer
         Where the raw counts are; ``None``: ``adata.X``.
     mt_prefix
@@ -87,7 +92,8 @@ def prepare(
     n_neighbors
         Neighbours in the kNN graph.
     umap
-        Compute the neighbour graph and UMAP (``False``: stop after PCA).
+        Compute the neighbour graph and UMAP (``False``: stop after PCA). Skipped, with a warning, when fewer than
+        10 cells pass the filters.
     random_state
         Seed of PCA, neighbours and UMAP.
     copy
@@ -130,6 +136,11 @@ def prepare(
         raise ValueError("combat=True needs batch_key: the column of adata.obs that ComBat corrects.")
     if target_sum <= 0 or n_top_genes < 1 or n_pcs < 1 or n_neighbors < 2:
         raise ValueError("target_sum must be > 0, n_top_genes and n_pcs >= 1, n_neighbors >= 2.")
+    if adata.n_obs < MIN_CELLS:
+        raise ValueError(
+            f"prepare needs at least {MIN_CELLS} cells (highly variable genes and PCA compare cells); adata has "
+            f"{adata.n_obs}."
+        )
     location = "adata.X" if layer is None else f"adata.layers[{layer!r}]"
     check_raw_counts(adata.X if layer is None else adata.layers[layer], location)
 
@@ -148,11 +159,12 @@ def prepare(
     # 2. filters
     masks = cell_filter_masks(adata.obs, min_genes, max_genes, min_counts, max_counts, max_pct_mt)
     keep = np.logical_and.reduce(list(masks.values())) if masks else np.ones(adata.n_obs, dtype=bool)
-    if not keep.any():
+    if keep.sum() < MIN_CELLS:
+        passing = "Every cell fails" if not keep.any() else f"Only {int(keep.sum())} cell passes"
+        failing = ", ".join(f"{name}: {int((~mask).sum())} fail" for name, mask in masks.items())
         raise ValueError(
-            "Every cell fails the QC filters ("
-            + ", ".join(f"{name}: {int((~mask).sum())} fail" for name, mask in masks.items())
-            + "). Loosen min_genes / min_counts / max_pct_mt."
+            f"{passing} the QC filters ({failing}), and prepare needs at least {MIN_CELLS} cells. Loosen min_genes / "
+            "min_counts / max_pct_mt."
         )
     if not keep.all():
         adata._inplace_subset_obs(keep)
@@ -183,7 +195,13 @@ def prepare(
     n_comps = min(n_pcs, adata.n_obs - 1, int(adata.var["highly_variable"].sum()) - 1)
     sc.pp.pca(adata, n_comps=n_comps, mask_var="highly_variable", random_state=random_state)
     steps.append(f"pca({n_comps})")
-    if umap:
+    if umap and adata.n_obs < MIN_CELLS_UMAP:
+        warnings.warn(
+            f"No neighbour graph or UMAP of {adata.n_obs} cells: they need at least {MIN_CELLS_UMAP}.",
+            UserWarning,
+            stacklevel=2,
+        )
+    elif umap:
         sc.pp.neighbors(adata, n_neighbors=n_neighbors, n_pcs=n_comps, random_state=random_state)
         sc.tl.umap(adata, random_state=random_state)
         steps += ["neighbors", "umap"]
