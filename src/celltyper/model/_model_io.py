@@ -18,7 +18,7 @@ from scvi.model._utils import parse_device_args
 from scvi.model.base._save_load import _initialize_model
 
 from ._genes import in_model_gene_order
-from ._model_files import read_model_dir, write_model_dir
+from ._model_files import MODEL_FILE, read_model_dir, write_model_dir
 
 _SETUP_METHOD = "setup_anndata"
 
@@ -85,8 +85,8 @@ class SafeModelIOMixin:
         ------
         ValueError
             If the folder holds scvi-tools' pickled ``model.pt`` (convert it once with
-            :func:`celltyper.model.convert_legacy_model`), a truncated or changed file, a model of another class,
-            or if ``adata`` lacks some of the model's genes.
+            :func:`celltyper.model.convert_legacy_model`), a truncated or changed file, a model of another class
+            or with settings this version cannot build, or if ``adata`` lacks some of the model's genes.
         """
         saved = read_model_dir(dir_path)
         saved.check_class(cls)
@@ -100,8 +100,14 @@ class SafeModelIOMixin:
         setup_args = registry.get("setup_args")
         if registry.get("setup_method_name", _SETUP_METHOD) != _SETUP_METHOD or not isinstance(setup_args, dict):
             raise ValueError(f"{saved.path}: the saved registry must come from {cls.__name__}.{_SETUP_METHOD}.")
-        cls.setup_anndata(adata, source_registry=registry, **setup_args)
-        model = _initialize_model(cls, adata, registry, attributes, None)
+        try:
+            cls.setup_anndata(adata, source_registry=registry, **setup_args)
+            model = _initialize_model(cls, adata, registry, attributes, None)
+        except (TypeError, AttributeError) as error:  # settings of another version, or edited by hand
+            raise ValueError(
+                f"{saved.path / MODEL_FILE} does not describe a {cls.__name__} this celltyper can build ({error}); "
+                "save the model again with this version."
+            ) from error
         model.module.on_load(model)
         saved.load_weights(model.module)
         model.to_device(torch_device)
