@@ -193,6 +193,9 @@ _CASES = [
                               ("impossible settings", "does not describe a CellTypeTransformer")]],
     *[(f"{command} {key}", _wrong_config(command, key, default), 2, key)
       for command, defaults in DEFAULTS.items() for key, default in _flat(defaults)],
+    ("input is a folder", lambda t, c, m: _annotate(m, t, t / "o"), 2, "is a folder; pass an .h5ad file"),
+    ("0 epochs", lambda t, c, m: ["train", "--max-epochs", "0"], 2, "max_epochs must be at least 1, not 0"),
+    ("demo batch of 0", lambda t, c, m: ["demo", "--set", "vae.batch_size=0"], 2, "vae.batch_size must be at least 1"),
     ("config file", lambda t, c, m: ["annotate", "--config", str(_text(t / "c.yaml", "unknown_threshold: high"))], 2,
      "unknown_threshold must be a number"),
 ]  # fmt: skip

@@ -125,6 +125,15 @@ NULLABLE: dict[str, str] = {
     **dict.fromkeys(("tasks", "methods"), "list of names"),
 }
 
+#: The smallest value of numeric keys that have one (0 epochs or a batch of 0 cells would silently mean "default").
+MINIMUM: dict[str, int] = {
+    **dict.fromkeys(("max_epochs", "query_epochs", "batch_size", "n_top_genes", "n_pcs"), 1),
+    "n_neighbors": 2,
+    **dict.fromkeys(
+        ("min_genes", "max_genes", "min_counts", "max_counts", "max_pct_mt", "min_cells", "seed", "random_state"), 0
+    ),
+}
+
 
 def _check_nullable(key: str, value: Any, where: str) -> None:
     """Raise a :class:`ConfigError` unless ``value`` (not None) is of the kind :data:`NULLABLE` gives ``key``."""
@@ -150,7 +159,15 @@ def _check_value(key: str, value: Any, default: Any, where: str) -> Any:
         return value
     if default is None:
         _check_nullable(key, value, where)
-        return value
+    else:
+        value = _check_kind(key, value, default, where)
+    if name in MINIMUM and value < MINIMUM[name]:
+        raise ConfigError(f"{where}: {key} must be at least {MINIMUM[name]}, not {value!r}.")
+    return value
+
+
+def _check_kind(key: str, value: Any, default: Any, where: str) -> Any:
+    """``value`` (not None) if it is of the kind of ``default`` (not None), else a :class:`ConfigError`."""
     if isinstance(default, bool):
         if not isinstance(value, bool):
             raise ConfigError(f"{where}: {key} must be true or false, not {value!r}.")

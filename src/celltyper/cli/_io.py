@@ -44,6 +44,8 @@ def _h5ad_path(path: str | Path | None, what: str) -> Path:
     if path is None:
         raise FileNotFoundError(f"No {what} file given: pass --{what} FILE.h5ad or set {what}: in the config.")
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"The {what} {path} is a folder; pass an .h5ad file.")
     if not path.is_file():
         raise FileNotFoundError(f"The {what} file {path} does not exist.")
     return path
