@@ -190,6 +190,7 @@ def run_annotate(config: dict) -> dict[str, Path]:
     whole); only a UMAP (``embed`` or ``vae``) reads the whole annotated query into memory.
     """
     model_dir = require_dir(config["model"], "model")
+    vae_dir = require_dir(config["vae"], "vae") if config["vae"] is not None else None
     obs = read_obs(config["input"])
     require_obs(AnnData(obs=obs), config["labels_key"], "labels_key", config["input"])
     model = CellTypeTransformer.load(str(model_dir))
@@ -203,10 +204,10 @@ def run_annotate(config: dict) -> dict[str, Path]:
         unknown_threshold=config["unknown_threshold"],
     )
     probabilities = table.iloc[:, 2:].rename(columns=lambda column: column.removeprefix("p_"))
-    if (config["vae"] is not None or config["embed"]) and _enough_cells_to_embed(len(table)):
+    if (vae_dir is not None or config["embed"]) and _enough_cells_to_embed(len(table)):
         query = read_h5ad(written["annotated"], "annotated")
-        if config["vae"] is not None:
-            vae = CountVAE.load(str(require_dir(config["vae"], "vae")), adata=query)
+        if vae_dir is not None:
+            vae = CountVAE.load(str(vae_dir), adata=query)
             query.obsm[LATENT_KEY] = vae.get_latent_representation(query)
             sc.pp.neighbors(query, use_rep=LATENT_KEY)
             sc.tl.umap(query)

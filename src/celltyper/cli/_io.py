@@ -55,8 +55,8 @@ def _unreadable(path: Path, what: str, error: Exception) -> ValueError:
     """The error for an ``.h5ad`` file that exists but cannot be read."""
     reason = " ".join(str(error).split()) or type(error).__name__
     return ValueError(
-        f"The {what} file {path} is not a readable h5ad file ({reason}): check that it was copied completely, or "
-        "write it again with anndata's write_h5ad."
+        f"The {what} file {path} is not a readable h5ad file ({reason}): check that you may read it and that it was "
+        "copied completely, or write it again with anndata's write_h5ad."
     )
 
 
