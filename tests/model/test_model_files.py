@@ -159,6 +159,18 @@ def test_legacy_folder_converts_once_and_predicts_the_same(models, data, tmp_pat
     pd.testing.assert_frame_equal(loaded.history["train_loss"], model.history["train_loss"])
 
 
+def test_conversion_refuses_a_model_of_another_package(tmp_path):
+    content = {
+        "model_state_dict": {},
+        "var_names": np.array(["a", "b"]),
+        "attr_dict": {"registry_": {"model_name": "SCVI"}},
+    }
+    torch.save(content, tmp_path / "model.pt")
+    with pytest.raises(ValueError, match="holds a SCVI, not a celltyper model"):
+        convert_legacy_model(tmp_path, trust=True)
+    assert os.listdir(tmp_path) == ["model.pt"]
+
+
 def _saved(models, tmp_path) -> Path:
     models[ct.CountVAE].save(tmp_path / "model")
     return tmp_path / "model"

@@ -32,6 +32,10 @@ except ImportError:  # numpy < 2
     from numpy.core.multiarray import _reconstruct
 
 
+#: The classes whose old folders the conversion reads (names as scvi-tools' registry records them).
+CELLTYPER_MODELS = ("CountVAE", "SemiSupervisedCountVAE", "CellTypeTransformer")
+
+
 def _latin1_bytes(text: str, encoding: str) -> bytes:
     """Pickle protocol 2 writes ``bytes`` as ``_codecs.encode(text, "latin1")``; only that call is allowed."""
     if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
@@ -167,4 +171,9 @@ def _legacy_parts(content: Any, legacy: Path) -> tuple[dict[str, torch.Tensor], 
     registry = attributes.get("registry_") if isinstance(attributes, dict) else None
     if not isinstance(registry, dict) or not isinstance(registry.get("model_name"), str):
         raise ValueError(f"{legacy}: the attributes hold no registry_ naming the model class.")
+    if registry["model_name"] not in CELLTYPER_MODELS:
+        raise ValueError(
+            f"{legacy} holds a {registry['model_name']}, not a celltyper model ({', '.join(CELLTYPER_MODELS)}); load "
+            "it with the package that saved it."
+        )
     return state_dict, var_names, attributes
