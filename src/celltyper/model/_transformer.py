@@ -13,7 +13,6 @@ import scipy.sparse as sp
 import torch
 from anndata import AnnData
 from scvi import REGISTRY_KEYS
-from scvi.data import AnnDataManager
 from scvi.data.fields import CategoricalObsField, LabelsWithUnlabeledObsField, LayerField
 from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
 from sklearn.linear_model import LogisticRegression
@@ -25,7 +24,9 @@ from celltyper.module import TransformerClassifierModule
 from celltyper.train import BalancedDataSplitter, ClassifierTrainingPlan, RestoreBestWeights
 from celltyper.train._classifier import stratified_split
 
+from ._arguments import check_fraction, check_int
 from ._model_io import SafeModelIOMixin
+from ._setup import check_category_column, check_label_column, register_fields
 from ._streaming import ClassStatistics, row_chunks
 from ._validation import registered_location, summarize_matrix
 
@@ -149,6 +150,16 @@ class CellTypeTransformer(SafeModelIOMixin, UnsupervisedTrainingMixin, BaseModel
         linear_head: bool = True,
         linear_weight: float = 0.5,
     ):
+        for name, value, minimum in (
+            ("n_genes", n_genes, 1),
+            ("n_tokens", n_tokens, 1),
+            ("d_model", d_model, 1),
+            ("n_layers", n_layers, 0),
+            ("n_heads", n_heads, 1),
+        ):
+            check_int(name, value, minimum)
+        for name, value in (("dropout", dropout), ("gene_dropout", gene_dropout), ("label_smoothing", label_smoothing)):
+            check_fraction(name, value)
         super().__init__(adata, registry)
         X = self.adata_manager.get_from_registry(REGISTRY_KEYS.X_KEY)
         _check_values(X, registered_location(self.adata_manager))
@@ -243,14 +254,14 @@ class CellTypeTransformer(SafeModelIOMixin, UnsupervisedTrainingMixin, BaseModel
         if layer is not None and layer not in adata.layers:
             raise KeyError(f"adata.layers has no {layer!r}; layers are {list(adata.layers)}.")
         setup_method_args = cls._get_setup_method_args(**locals())
+        check_label_column(adata, labels_key, unlabeled_category)
+        check_category_column(adata, batch_key, "batch")
         fields = [
             LayerField(REGISTRY_KEYS.X_KEY, layer, is_count_data=False),
             CategoricalObsField(REGISTRY_KEYS.BATCH_KEY, batch_key),
             LabelsWithUnlabeledObsField(REGISTRY_KEYS.LABELS_KEY, labels_key, unlabeled_category),
         ]
-        adata_manager = AnnDataManager(fields=fields, setup_method_args=setup_method_args)
-        adata_manager.register_fields(adata, **kwargs)
-        cls.register_manager(adata_manager)
+        cls.register_manager(register_fields(adata, fields, setup_method_args, **kwargs))
 
     def train(
         self,
@@ -282,9 +293,9 @@ class CellTypeTransformer(SafeModelIOMixin, UnsupervisedTrainingMixin, BaseModel
         Parameters
         ----------
         max_epochs
-            Upper bound on passes over the training cells.
+            Upper bound on passes over the training cells (at least 1).
         batch_size
-            Cells per minibatch.
+            Cells per minibatch (at least 1).
         lr
             Peak AdamW learning rate.
         weight_decay
@@ -316,6 +327,8 @@ class CellTypeTransformer(SafeModelIOMixin, UnsupervisedTrainingMixin, BaseModel
         **trainer_kwargs
             Passed to :class:`scvi.train.Trainer` (e.g. ``enable_progress_bar=False``).
         """
+        check_int("max_epochs", max_epochs, 1)
+        check_int("batch_size", batch_size, 1)
         modes = {"validation_loss": "min", "validation_macro_f1": "max"}
         if monitor not in modes:
             raise ValueError(f"monitor must be one of {list(modes)}, not {monitor!r}.")
@@ -375,6 +388,11 @@ class CellTypeTransformer(SafeModelIOMixin, UnsupervisedTrainingMixin, BaseModel
         full_coef[fit.classes_], full_intercept[fit.classes_] = coef, intercept
         self.module.set_linear_head(torch.as_tensor(full_coef), torch.as_tensor(full_intercept))
 
+    def _check_trained(self) -> None:
+        """Raise a ``RuntimeError`` before an untrained model predicts (its random weights give one type to all)."""
+        if not self.is_trained_:
+            raise RuntimeError("This CellTypeTransformer is not trained: call train() (or load a trained model) first.")
+
     def _query_reader(self, adata: AnnData | None) -> tuple[Callable[[slice | np.ndarray], sp.csr_matrix], str]:
         """A function that reads rows of ``adata`` (default: the reference) as counts in the model's gene order.
 
@@ -429,7 +447,8 @@ class CellTypeTransformer(SafeModelIOMixin, UnsupervisedTrainingMixin, BaseModel
         adata
             AnnData with raw counts in the layer the model was set up with (default: the reference). Genes are
             matched by ``var_names``: extra genes are ignored, missing ones are read as zero (an error if more than
-            half of the ``n_genes`` genes the model reads are missing, a warning below 80 %). Nothing in ``adata`` is
+            half of the ``n_genes`` genes the model reads are missing, a warning below 80 %). Cells without counts
+            on the model's genes are refused (a ``ValueError``), as by the other models. Nothing in ``adata`` is
             modified.
         soft
             Return class probabilities instead of labels.
@@ -441,17 +460,23 @@ class CellTypeTransformer(SafeModelIOMixin, UnsupervisedTrainingMixin, BaseModel
         ``np.ndarray`` of label strings (``soft=False``), or a ``DataFrame`` cells × cell types of probabilities,
         indexed by ``adata.obs_names``.
         """
-        self._check_if_trained(warn=True)
+        self._check_trained()
         obs_names = (self.adata if adata is None else adata).obs_names
         read_rows, location = self._query_reader(adata)
         self.module.eval()
         device = self.module.device
-        probabilities, n_noninteger = [], 0
+        probabilities, n_noninteger, n_empty = [], 0, 0
         for start in range(0, len(obs_names), batch_size):  # only batch_size cells are in memory at a time
             counts = read_rows(slice(start, start + batch_size))
             n_noninteger += _check_values(counts, location, warn=False)
+            n_empty += int(np.count_nonzero(np.asarray(counts.sum(axis=1)).ravel() == 0))  # values are >= 0
             x = torch.as_tensor(counts.toarray(), device=device)
             probabilities.append(torch.softmax(self.module.classify(x), dim=1).cpu().numpy())
+        if n_empty:
+            raise ValueError(
+                f"{n_empty} cells have no counts on the model's genes in {location}, so nothing tells their type. "
+                "Remove them first, e.g. sc.pp.filter_cells(adata, min_counts=1), and predict again."
+            )
         if n_noninteger:
             _warn_noninteger(n_noninteger, location)
         probabilities = np.concatenate(probabilities) if probabilities else np.zeros((0, len(self.class_names_)))
@@ -510,7 +535,7 @@ class CellTypeTransformer(SafeModelIOMixin, UnsupervisedTrainingMixin, BaseModel
         """
         if label not in self.class_names_:
             raise KeyError(f"Unknown label {label!r}; the model knows {list(self.class_names_)}.")
-        self._check_if_trained(warn=True)
+        self._check_trained()
         code = int(np.flatnonzero(self.class_names_ == label)[0])
         predicted = np.asarray(self.predict(adata))
         cells = np.flatnonzero(predicted == label)

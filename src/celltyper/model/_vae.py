@@ -9,7 +9,6 @@ from typing import Literal
 import pandas as pd
 from anndata import AnnData
 from scvi import REGISTRY_KEYS
-from scvi.data import AnnDataManager
 from scvi.data.fields import (
     CategoricalJointObsField,
     CategoricalObsField,
@@ -24,6 +23,7 @@ from celltyper.module._vae import Dispersion, GeneLikelihood
 from celltyper.train import BackedDataSplitter, TrainingPlan
 from celltyper.train._backed import anndata_loader
 
+from ._arguments import check_batch_size, check_fraction, check_int, check_max_epochs, n_training_cells
 from ._genes import in_model_gene_order
 from ._model_io import SafeModelIOMixin
 from ._query_mapping import (
@@ -32,7 +32,8 @@ from ._query_mapping import (
     reference_registry,
     unfreeze_new_batch_dispersion,
 )
-from ._validation import check_expression, registered_location, summarize_matrix
+from ._setup import check_category_column, register_fields
+from ._validation import check_expression, registered_location, summarize_matrix, warn_ambiguous_counts
 
 logger = logging.getLogger(__name__)
 
@@ -107,6 +108,9 @@ class CountVAE(SafeModelIOMixin, RNASeqMixin, VAEMixin, ArchesMixin, Unsupervise
         **module_kwargs,
     ):
         super().__init__(adata)
+        for name, value in (("n_hidden", n_hidden), ("n_latent", n_latent), ("n_layers", n_layers)):
+            check_int(name, value, 1)
+        check_fraction("dropout_rate", dropout_rate)
         if gene_likelihood not in ("gaussian", "nb", "zinb", "poisson"):
             raise ValueError(f"gene_likelihood must be 'gaussian', 'nb', 'zinb' or 'poisson', not {gene_likelihood!r}.")
         if dispersion == "gene-label" and self.registry_["setup_args"].get("labels_key") is None:
@@ -114,6 +118,8 @@ class CountVAE(SafeModelIOMixin, RNASeqMixin, VAEMixin, ArchesMixin, Unsupervise
         summary = summarize_matrix(self.adata_manager.get_from_registry(REGISTRY_KEYS.X_KEY))
         if log_normalize is None:
             log_normalize = gene_likelihood == "gaussian" and summary.looks_like_counts
+            if gene_likelihood == "gaussian" and summary.looks_like_small_counts:
+                warn_ambiguous_counts(summary, registered_location(self.adata_manager))
         log_normalize = bool(log_normalize and gene_likelihood == "gaussian")
         check_expression(summary, registered_location(self.adata_manager), gene_likelihood, log_normalize)
 
@@ -180,6 +186,10 @@ class CountVAE(SafeModelIOMixin, RNASeqMixin, VAEMixin, ArchesMixin, Unsupervise
         ``adata.obs`` and ids to ``adata.uns``; ``adata.X`` and the layers are left as they are.
         """
         setup_method_args = cls._get_setup_method_args(**locals())
+        check_category_column(adata, batch_key, "batch")
+        check_category_column(adata, labels_key, "label")
+        for key in categorical_covariate_keys or []:
+            check_category_column(adata, key, "covariate value")
         fields = [
             LayerField(REGISTRY_KEYS.X_KEY, layer, is_count_data=False),
             CategoricalObsField(REGISTRY_KEYS.BATCH_KEY, batch_key),
@@ -187,9 +197,7 @@ class CountVAE(SafeModelIOMixin, RNASeqMixin, VAEMixin, ArchesMixin, Unsupervise
             CategoricalJointObsField(REGISTRY_KEYS.CAT_COVS_KEY, categorical_covariate_keys),
             NumericalJointObsField(REGISTRY_KEYS.CONT_COVS_KEY, continuous_covariate_keys),
         ]
-        adata_manager = AnnDataManager(fields=fields, setup_method_args=setup_method_args)
-        adata_manager.register_fields(adata, **kwargs)
-        cls.register_manager(adata_manager)
+        cls.register_manager(register_fields(adata, fields, setup_method_args, **kwargs))
 
     def train(
         self,
@@ -213,9 +221,10 @@ class CountVAE(SafeModelIOMixin, RNASeqMixin, VAEMixin, ArchesMixin, Unsupervise
         Parameters
         ----------
         max_epochs
-            Passes over the training cells; ``None`` uses scvi-tools' heuristic ``min(400, 400 · 20000 / n_cells)``.
+            Passes over the training cells (at least 1); ``None`` uses scvi-tools' heuristic
+            ``min(400, 400 · 20000 / n_cells)``.
         batch_size
-            Cells per minibatch.
+            Cells per minibatch (at least 2: BatchNorm cannot normalise one cell).
         lr
             Adam learning rate.
         n_epochs_kl_warmup
@@ -224,7 +233,8 @@ class CountVAE(SafeModelIOMixin, RNASeqMixin, VAEMixin, ArchesMixin, Unsupervise
         early_stopping
             Stop when the validation ELBO has not improved for ``early_stopping_patience`` epochs (default 45).
         check_val_every_n_epoch
-            How often the validation ELBO is computed and logged (``None``: never, unless needed).
+            How often the validation ELBO is computed and logged (``None``: never, unless needed). With fewer than
+            10 cells (no validation cell at the default split) nothing is validated.
         accelerator, devices
             Lightning's device selection, e.g. ``accelerator="gpu", devices=2, strategy="ddp"``.
         train_size, validation_size
@@ -236,7 +246,18 @@ class CountVAE(SafeModelIOMixin, RNASeqMixin, VAEMixin, ArchesMixin, Unsupervise
         **trainer_kwargs
             Passed to :class:`scvi.train.Trainer` (e.g. ``early_stopping_patience``, ``enable_progress_bar``).
         """
-        max_epochs = max_epochs or get_max_epochs_heuristic(self.adata.n_obs)
+        check_max_epochs(max_epochs)
+        check_batch_size(batch_size)
+        _, n_validation = n_training_cells(self.adata.n_obs, train_size, validation_size, batch_size)
+        if n_validation == 0:
+            if early_stopping:
+                raise ValueError(
+                    f"early_stopping needs validation cells, but the {self.adata.n_obs} cells leave none "
+                    f"(train_size={train_size}, validation_size={validation_size}). Pass early_stopping=False or a "
+                    "validation_size that holds at least one cell."
+                )
+            check_val_every_n_epoch = None  # nothing to validate on
+        max_epochs = get_max_epochs_heuristic(self.adata.n_obs) if max_epochs is None else max_epochs
         warmup = n_epochs_kl_warmup if n_epochs_kl_warmup is not None else max(1, max_epochs // 2)
         plan_kwargs = {"lr": lr, "n_epochs_kl_warmup": warmup, **(plan_kwargs or {})}
         if check_val_every_n_epoch is not None:
