@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import scanpy as sc
+import scipy.sparse as sp
 from anndata import AnnData
 
 from ._qc import QC_KEYS, annotate_mt, cell_filter_masks, check_raw_counts, qc_metrics
@@ -16,6 +17,9 @@ UNS_KEY = "celltyper_prepare"
 MIN_CELLS = 2
 #: Fewer cells than this after the filters: ``umap=True`` skips the neighbour graph and UMAP, with a warning.
 MIN_CELLS_UMAP = 10
+#: seurat_v3 fits a loess of variance on mean over the genes that vary; scikit-misc's loess crashes the process
+#: (segmentation fault) on 3 such genes and fails with an opaque message on a few more.
+MIN_VARYING_GENES = 10
 
 
 def prepare(
@@ -222,15 +226,42 @@ def prepare(
 
 
 def _highly_variable_genes(adata: AnnData, n_top_genes: int, batch_key: str | None, subset: bool) -> None:
-    """Scanpy's seurat_v3 ranking on ``layers["counts"]``, with a clear message if scikit-misc is missing."""
+    """Scanpy's seurat_v3 ranking on ``layers["counts"]``; clear errors for a missing scikit-misc and too few genes."""
     try:
         import skmisc.loess  # noqa: F401  (seurat_v3 fits a loess from scikit-misc)
     except ImportError as error:
         raise ImportError(
             "Highly variable genes with flavor='seurat_v3' need scikit-misc: pip install scikit-misc"
         ) from error
+    groups = (
+        [np.ones(adata.n_obs, dtype=bool)]
+        if batch_key is None
+        else [(adata.obs[batch_key] == batch).to_numpy() for batch in adata.obs[batch_key].unique()]
+    )
+    counts = adata.layers["counts"]
+    fewest = min(_n_varying_genes(counts[group]) for group in groups)
+    where = "" if batch_key is None else " in one of the batches"
+    if fewest < MIN_VARYING_GENES:
+        raise ValueError(
+            f"Only {fewest} genes vary across the cells{where}; highly variable genes (seurat_v3) need at least "
+            f"{MIN_VARYING_GENES}. Use more genes or cells (or min_cells=None to keep rarely detected genes)."
+        )
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*expects raw count data.*")
-        sc.pp.highly_variable_genes(
-            adata, flavor="seurat_v3", n_top_genes=n_top_genes, layer="counts", batch_key=batch_key, subset=subset
-        )
+        try:
+            sc.pp.highly_variable_genes(
+                adata, flavor="seurat_v3", n_top_genes=n_top_genes, layer="counts", batch_key=batch_key, subset=subset
+            )
+        except ValueError as error:  # scikit-misc's loess: b'svddc failed in l2fit.' and the like
+            raise ValueError(
+                f"Highly variable genes (seurat_v3's loess fit of variance on mean) failed on {adata.n_vars} genes of "
+                f"{adata.n_obs} cells{where} ({error}); use more cells or genes."
+            ) from error
+
+
+def _n_varying_genes(counts) -> int:
+    """Genes whose counts are not the same in every cell (dense or sparse ``counts``)."""
+    high, low = counts.max(axis=0), counts.min(axis=0)
+    if sp.issparse(high):
+        high, low = high.toarray(), low.toarray()
+    return int(np.count_nonzero(np.ravel(high) != np.ravel(low)))
