@@ -146,7 +146,7 @@ def trained_transformer() -> ct.CellTypeTransformer:
 def test_transformer_refuses_query_cells_without_counts_as_the_vaes_do(trained_transformer):
     query = _adata(10, seed=1)
     query.X[:3] = 0
-    with pytest.raises(ValueError, match="3 cells have no counts"):
+    with pytest.raises(ValueError, match="3 cells of rows 0–9 have no counts on the model's genes"):
         trained_transformer.predict(query)
     adata = _adata(10, seed=1)
     adata.X[:3] = 0

@@ -72,6 +72,21 @@ def _check_values(X, location: str, warn: bool = True) -> int:
     return summary.n_noninteger
 
 
+def _check_not_empty(counts: sp.csr_matrix, obs_names: pd.Index, start: int, location: str) -> None:
+    """Raise a ``ValueError`` if a cell of this block (rows ``start`` on) has no counts: nothing tells its type.
+
+    The counts are non-negative (checked first), so a row sums to 0 only if it is empty.
+    """
+    empty = np.flatnonzero(np.asarray(counts.sum(axis=1)).ravel() == 0)
+    if empty.size:
+        stop = start + counts.shape[0] - 1
+        raise ValueError(
+            f"{empty.size} cells of rows {start}–{stop} have no counts on the model's genes in {location} (the "
+            f"first: {obs_names[start + empty[0]]!r}), so nothing tells their type. Remove every such cell first, "
+            "e.g. sc.pp.filter_cells(adata, min_counts=1), and predict again."
+        )
+
+
 def _warn_noninteger(n_noninteger: int, location: str) -> None:
     warnings.warn(
         f"{location} holds {n_noninteger} non-integer values, but CellTypeTransformer expects raw counts "
@@ -465,18 +480,13 @@ class CellTypeTransformer(SafeModelIOMixin, UnsupervisedTrainingMixin, BaseModel
         read_rows, location = self._query_reader(adata)
         self.module.eval()
         device = self.module.device
-        probabilities, n_noninteger, n_empty = [], 0, 0
+        probabilities, n_noninteger = [], 0
         for start in range(0, len(obs_names), batch_size):  # only batch_size cells are in memory at a time
             counts = read_rows(slice(start, start + batch_size))
             n_noninteger += _check_values(counts, location, warn=False)
-            n_empty += int(np.count_nonzero(np.asarray(counts.sum(axis=1)).ravel() == 0))  # values are >= 0
+            _check_not_empty(counts, obs_names, start, location)
             x = torch.as_tensor(counts.toarray(), device=device)
             probabilities.append(torch.softmax(self.module.classify(x), dim=1).cpu().numpy())
-        if n_empty:
-            raise ValueError(
-                f"{n_empty} cells have no counts on the model's genes in {location}, so nothing tells their type. "
-                "Remove them first, e.g. sc.pp.filter_cells(adata, min_counts=1), and predict again."
-            )
         if n_noninteger:
             _warn_noninteger(n_noninteger, location)
         probabilities = np.concatenate(probabilities) if probabilities else np.zeros((0, len(self.class_names_)))
