@@ -1,13 +1,16 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import anndata as ad
+import numpy as np
 import pandas as pd
 import pytest
 
 import celltyper as ct
-from celltyper.cli import load_config, main
+from celltyper.cli import DEFAULTS, load_config, main
+from celltyper.cli._config import NULLABLE
 
 
 @pytest.fixture(scope="module")
@@ -96,4 +99,116 @@ def test_train_vae(tmp_path, counts_file):
     assert embedded.obsm["X_celltyper"].shape == (300, 10)
     metrics = json.loads((out / "metrics.json").read_text())
     assert 0 <= metrics["latent"]["knn_accuracy"] <= 1 and "elbo_validation" in metrics["history"]
-    assert (out / "model" / "model.pt").exists() and (out / "figures" / "training_curves.png").exists()
+    assert (out / "model" / "model.json").exists() and (out / "figures" / "training_curves.png").exists()
+
+
+def _flat(defaults: dict, prefix: str = ""):
+    """(dotted key, default) of every key a config may set, nested sections included."""
+    for key, default in defaults.items():
+        if isinstance(default, dict) and default:
+            yield from _flat(default, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", default
+
+
+def _wrong_value(key: str, default) -> str:
+    """A value of the wrong type for ``key`` (as a flag's text)."""
+    kind = NULLABLE[key.rsplit(".", 1)[-1]] if default is None else type(default).__name__
+    return {"bool": "maybe", "int": "high", "float": "high", "whole number": "high", "number": "high"}.get(kind, "3")
+
+
+def _random_bytes(path):
+    path.write_bytes(np.random.default_rng(0).bytes(4096))
+    return path
+
+
+def _cells(counts_file, tmp_path, n: int):
+    path = tmp_path / f"cells{n}.h5ad"
+    ad.read_h5ad(counts_file)[:n].copy().write_h5ad(path)
+    return path
+
+
+def _damaged_model(saved, tmp_path, damage: str):
+    folder = tmp_path / "damaged"
+    shutil.copytree(saved, folder)
+    if damage == "random json":
+        _random_bytes(folder / "model.json")
+    elif damage == "truncated weights":
+        weights = folder / "model.safetensors"
+        weights.write_bytes(weights.read_bytes()[:1000])
+    elif damage == "old pickle":
+        (folder / "model.json").unlink()
+        (folder / "model.pt").write_bytes(b"junk")
+    elif damage == "impossible settings":
+        manifest = json.loads((folder / "model.json").read_text())
+        manifest["attributes"]["init_params_"]["non_kwargs"]["n_tokens"] = "many"
+        (folder / "model.json").write_text(json.dumps(manifest))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def saved_transformer(tmp_path_factory, counts_file):
+    adata = ad.read_h5ad(counts_file)
+    ct.CellTypeTransformer.setup_anndata(adata, labels_key="cell_type", layer="counts")
+    model = ct.CellTypeTransformer(adata, n_genes=50, n_tokens=8, d_model=16, n_layers=1)
+    model.train(max_epochs=1, enable_progress_bar=False, accelerator="cpu")
+    path = tmp_path_factory.mktemp("models") / "transformer"
+    model.save(path, save_anndata=True)
+    return path
+
+
+def _annotate(model, data, out):
+    return ["annotate", "--model", str(model), "--input", str(data), "--out", str(out)]
+
+
+def _wrong_config(command: str, key: str, default):
+    return lambda t, c, m: [command, "--set", f"{key}={_wrong_value(key, default)}"]
+
+
+def _text(path, text: str):
+    path.write_text(text)
+    return path
+
+
+#: (case, command line from (tmp_path, counts_file, saved model), exit status, text of the error line or of stdout)
+_CASES = [
+    ("random bytes", lambda t, c, m: _annotate(m, _random_bytes(t / "x.h5ad"), t / "o"), 2, "not a readable h5ad"),
+    ("empty file", lambda t, c, m: ["prepare", "--input", str(_text(t / "x.h5ad", "")), "--out", str(t / "o")], 2,
+     "not a readable h5ad"),
+    ("train on random bytes", lambda t, c, m: ["train", "--input", str(_random_bytes(t / "x.h5ad"))], 2,
+     "not a readable h5ad"),
+    ("0 cells", lambda t, c, m: _annotate(m, _cells(c, t, 0), t / "o"), 2, "has no cells to annotate"),
+    *[(f"{n} cells", lambda t, c, m, n=n: _annotate(m, _cells(c, t, n), t / "o"), 0, f"no UMAP: {n} cells")
+      for n in (1, 2, 3)],
+    ("prepare 1 cell", lambda t, c, m: ["prepare", "--input", str(_cells(c, t, 1)), "--out", str(t / "o")], 2,
+     "needs at least 2 cells"),
+    ("train 5 cells", lambda t, c, m: ["train", "--input", str(_cells(c, t, 5)), "--out", str(t / "o")], 2,
+     "train needs at least 50"),
+    ("out under a file", lambda t, c, m: _annotate(m, c, _random_bytes(t / "file") / "out"), 2,
+     "is a file, not a folder"),
+    *[(f"model: {damage}", lambda t, c, m, d=damage: _annotate(_damaged_model(m, t, d), c, t / "o"), 2, message)
+      for damage, message in [("random json", "model.json is not valid JSON"),
+                              ("truncated weights", "does not match the checksum"),
+                              ("old pickle", "convert_legacy_model"),
+                              ("impossible settings", "does not describe a CellTypeTransformer")]],
+    *[(f"{command} {key}", _wrong_config(command, key, default), 2, key)
+      for command, defaults in DEFAULTS.items() for key, default in _flat(defaults)],
+    ("input is a folder", lambda t, c, m: _annotate(m, t, t / "o"), 2, "is a folder; pass an .h5ad file"),
+    ("0 epochs", lambda t, c, m: ["train", "--max-epochs", "0"], 2, "max_epochs must be at least 1, not 0"),
+    ("demo batch of 0", lambda t, c, m: ["demo", "--set", "vae.batch_size=0"], 2, "vae.batch_size must be at least 1"),
+    ("config file", lambda t, c, m: ["annotate", "--config", str(_text(t / "c.yaml", "unknown_threshold: high"))], 2,
+     "unknown_threshold must be a number"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("args", "status", "expected"), [case[1:] for case in _CASES], ids=[c[0] for c in _CASES])
+def test_every_failure_is_exit_status_2_and_one_line(args, status, expected, tmp_path, counts_file, saved_transformer,
+                                                     capsys):  # fmt: skip
+    assert main(args(tmp_path, counts_file, saved_transformer)) == status
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err
+    errors = [line for line in err.splitlines() if ": error: " in line]
+    if status == 2:
+        assert len(errors) == 1 and errors[0].startswith("celltyper ") and expected in errors[0], err
+    else:
+        assert not errors and expected in out

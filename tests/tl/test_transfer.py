@@ -25,7 +25,7 @@ def split():
     return reference, query
 
 
-def test_annotates_the_query_and_leaves_its_data_alone(split):
+def test_annotates_the_query_and_leaves_its_data_alone(split, tmp_path):
     reference, query = split[0].copy(), split[1].copy()
     query = query[:, 30:].copy()  # the query lacks 10 % of the reference's genes
     truth = query.obs["cell_type"].astype(str).to_numpy()
@@ -70,6 +70,16 @@ def test_annotates_the_query_and_leaves_its_data_alone(split):
     assert again.reference_model is result.reference_model
     assert "ct2_prediction" in other.obs and again.gene_overlap == 1.0
     assert list(again.used_genes) == list(result.used_genes)
+
+    # The reference model saved and read back (safe files) serves again; its folder name is not a model.
+    result.reference_model.save(tmp_path / "reference", save_anndata=True)
+    loaded = type(result.reference_model).load(tmp_path / "reference", accelerator="cpu")
+    third = ct.tl.transfer_labels(
+        reference, split[1].copy(), "cell_type", layer="counts", reference_model=loaded, query_max_epochs=2, **QUIET
+    )
+    assert list(third.used_genes) == list(result.used_genes)
+    with pytest.raises(TypeError, match=r"not a PosixPath; read a saved one back with ct\.CountVAE\.load"):
+        ct.tl.transfer_labels(reference, other, "cell_type", layer="counts", reference_model=tmp_path / "reference")
 
 
 def test_query_cells_without_counts_are_unknown_with_confidence_zero(split):

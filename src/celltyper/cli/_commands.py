@@ -19,6 +19,7 @@ from anndata import AnnData
 
 from celltyper import pl, pp, tl
 from celltyper.model import CellTypeTransformer, CountVAE
+from celltyper.pp._prepare import MIN_CELLS_UMAP
 
 from ._evaluate import classifier_figures, classifier_metrics, holdout_split, last_values, latent_metrics
 from ._io import read_h5ad, read_obs, require_dir, require_obs, write_json
@@ -28,6 +29,8 @@ logger = logging.getLogger(__name__)
 PREPARE_ARGS = tuple(p for p in inspect.signature(pp.prepare).parameters if p not in ("adata", "copy"))
 MODELS = {"vae": CountVAE, "transformer": CellTypeTransformer}
 LATENT_KEY = "X_celltyper"
+#: Fewer cells than this: ``train`` stops with an error (it splits validation and held-out cells off them).
+MIN_CELLS_TRAIN = 50
 
 
 def _check_kwargs(function, kwargs: dict[str, Any], name: str) -> None:
@@ -56,7 +59,7 @@ def run_prepare(config: dict) -> dict[str, Path]:
     }
     pl.qc_violin(adata, save=written["qc_violin"])
     colors = [key for key in (config["labels_key"], config["batch_key"]) if key is not None]
-    if config["umap"] and colors:
+    if "X_umap" in adata.obsm and colors:  # pp.prepare skips the UMAP of fewer than MIN_CELLS_UMAP cells
         written["umap"] = out / "figures" / "umap.png"
         pl.umap(adata, colors, save=written["umap"])
     plt.close("all")
@@ -68,6 +71,11 @@ def run_train(config: dict) -> dict[str, Path]:
     """``celltyper train``: train a CountVAE (``model: vae``) or a CellTypeTransformer (``model: transformer``)."""
     path = config["input"]
     adata = read_h5ad(path)
+    if adata.n_obs < MIN_CELLS_TRAIN:
+        raise ValueError(
+            f"{path} has {adata.n_obs} cells; train needs at least {MIN_CELLS_TRAIN} (validation and held-out cells "
+            "are split off them): pass a larger reference."
+        )
     require_obs(adata, config["labels_key"], "labels_key", path)
     require_obs(adata, config["batch_key"], "batch_key", path)
     if config["layer"] is not None and config["layer"] not in adata.layers:
@@ -150,14 +158,14 @@ def _train_vae(adata, config: dict, out: Path) -> dict[str, Path]:
     written["training_curves"] = figures / "training_curves.png"
     pl.training_curves(model, save=written["training_curves"])
     colors = [key for key in (config["labels_key"], config["batch_key"]) if key is not None]
-    if config["umap"]:
+    if config["umap"] and _enough_cells_to_embed(adata.n_obs):
         embedded = adata.copy()
         sc.pp.neighbors(embedded, use_rep=LATENT_KEY, random_state=config["seed"])
         sc.tl.umap(embedded, random_state=config["seed"])
         adata.obsm["X_umap_celltyper"] = embedded.obsm["X_umap"]
-    if config["umap"] and colors:
-        written["umap"] = figures / "umap_latent.png"
-        pl.umap(embedded, colors, save=written["umap"])
+        if colors:
+            written["umap"] = figures / "umap_latent.png"
+            pl.umap(embedded, colors, save=written["umap"])
     written["embedded"] = out / "embedded.h5ad"
     adata.write_h5ad(written["embedded"])
     written["metrics"] = write_json(metrics, out / "metrics.json")
@@ -167,6 +175,14 @@ def _train_vae(adata, config: dict, out: Path) -> dict[str, Path]:
     return written
 
 
+def _enough_cells_to_embed(n_cells: int) -> bool:
+    """Whether ``n_cells`` are enough for a neighbour graph and UMAP; if not, say that they are skipped."""
+    if n_cells >= MIN_CELLS_UMAP:
+        return True
+    print(f"no UMAP: {n_cells} cells are fewer than the {MIN_CELLS_UMAP} a neighbour graph and UMAP need")
+    return False
+
+
 def run_annotate(config: dict) -> dict[str, Path]:
     """``celltyper annotate``: a saved CellTypeTransformer labels a new h5ad; writes it and a predictions CSV.
 
@@ -174,6 +190,7 @@ def run_annotate(config: dict) -> dict[str, Path]:
     whole); only a UMAP (``embed`` or ``vae``) reads the whole annotated query into memory.
     """
     model_dir = require_dir(config["model"], "model")
+    vae_dir = require_dir(config["vae"], "vae") if config["vae"] is not None else None
     obs = read_obs(config["input"])
     require_obs(AnnData(obs=obs), config["labels_key"], "labels_key", config["input"])
     model = CellTypeTransformer.load(str(model_dir))
@@ -187,10 +204,10 @@ def run_annotate(config: dict) -> dict[str, Path]:
         unknown_threshold=config["unknown_threshold"],
     )
     probabilities = table.iloc[:, 2:].rename(columns=lambda column: column.removeprefix("p_"))
-    if config["vae"] is not None or config["embed"]:
+    if (vae_dir is not None or config["embed"]) and _enough_cells_to_embed(len(table)):
         query = read_h5ad(written["annotated"], "annotated")
-        if config["vae"] is not None:
-            vae = CountVAE.load(str(require_dir(config["vae"], "vae")), adata=query)
+        if vae_dir is not None:
+            vae = CountVAE.load(str(vae_dir), adata=query)
             query.obsm[LATENT_KEY] = vae.get_latent_representation(query)
             sc.pp.neighbors(query, use_rep=LATENT_KEY)
             sc.tl.umap(query)

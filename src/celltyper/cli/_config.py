@@ -115,14 +115,59 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 #: Keys whose value may be a number where the default is a whole number, and the other way round.
 _NUMBER = (int, float)
 
+#: What each key whose default is null takes when it is set (every other key takes the kind of its default).
+NULLABLE: dict[str, str] = {
+    **dict.fromkeys(
+        ("input", "model", "vae", "data", "docs_page", "scale_results", "labels_key", "batch_key", "layer"), "string"
+    ),
+    **dict.fromkeys(("max_genes", "max_epochs", "query_epochs"), "whole number"),
+    **dict.fromkeys(("min_counts", "max_counts"), "number"),
+    **dict.fromkeys(("tasks", "methods"), "list of names"),
+}
+
+#: The smallest value of numeric keys that have one (0 epochs or a batch of 0 cells would silently mean "default").
+MINIMUM: dict[str, int] = {
+    **dict.fromkeys(("max_epochs", "query_epochs", "batch_size", "n_top_genes", "n_pcs"), 1),
+    "n_neighbors": 2,
+    **dict.fromkeys(
+        ("min_genes", "max_genes", "min_counts", "max_counts", "max_pct_mt", "min_cells", "seed", "random_state"), 0
+    ),
+}
+
+
+def _check_nullable(key: str, value: Any, where: str) -> None:
+    """Raise a :class:`ConfigError` unless ``value`` (not None) is of the kind :data:`NULLABLE` gives ``key``."""
+    name = key.rsplit(".", 1)[-1]
+    kind = NULLABLE[name]
+    fits = {
+        "string": isinstance(value, str),
+        "whole number": isinstance(value, int) and not isinstance(value, bool),
+        "number": isinstance(value, _NUMBER) and not isinstance(value, bool),
+        "list of names": isinstance(value, str | list),
+    }[kind]
+    if not fits:
+        article = "an" if kind[0] in "aeiou" else "a"
+        raise ConfigError(f"{where}: {key} must be {article} {kind} (or null), not {value!r}.")
+
 
 def _check_value(key: str, value: Any, default: Any, where: str) -> Any:
     """Return ``value`` if it fits ``key`` (same kind as the default, or one of :data:`CHOICES`), else raise."""
     name = key.rsplit(".", 1)[-1]
     if name in CHOICES and default is not None and value is not None and value not in CHOICES[name]:
         raise ConfigError(f"{where}: {key}={value!r} is not allowed; choose one of {list(CHOICES[name])}.")
-    if value is None or default is None:
+    if value is None:
         return value
+    if default is None:
+        _check_nullable(key, value, where)
+    else:
+        value = _check_kind(key, value, default, where)
+    if name in MINIMUM and value < MINIMUM[name]:
+        raise ConfigError(f"{where}: {key} must be at least {MINIMUM[name]}, not {value!r}.")
+    return value
+
+
+def _check_kind(key: str, value: Any, default: Any, where: str) -> Any:
+    """``value`` (not None) if it is of the kind of ``default`` (not None), else a :class:`ConfigError`."""
     if isinstance(default, bool):
         if not isinstance(value, bool):
             raise ConfigError(f"{where}: {key} must be true or false, not {value!r}.")

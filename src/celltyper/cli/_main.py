@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
 from ._config import DEFAULTS, ConfigError, load_config, parse_value
+from ._io import check_out_dir
 
 _HELP = {
     "prepare": "QC, filter, normalize, select genes and embed an h5ad of raw counts (scanpy underneath).",
@@ -59,7 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``celltyper`` console script; returns the exit status (2 for a user error)."""
+    """Entry point of the ``celltyper`` console script; returns the exit status.
+
+    Every failure is exit status 2 and one line on stderr, ``celltyper COMMAND: error: ...``, with no traceback (set
+    the environment variable ``CELLTYPER_DEBUG=1`` to see it for errors celltyper does not check for itself).
+    """
     args = build_parser().parse_args(argv)
     overrides = {k.removeprefix("flag:"): parse_value(v) for k, v in vars(args).items() if k.startswith("flag:")}
     try:
@@ -69,6 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise ConfigError(f"--set expects KEY=VALUE, not {item!r}.")
             overrides[key.strip()] = parse_value(value)
         config = load_config(args.command, args.config, overrides)
+        check_out_dir(config["out"])
         from ._benchmark import run_benchmark  # heavy imports only once the config is fine
         from ._commands import run_annotate, run_prepare, run_train
         from ._demo import run_demo
@@ -81,11 +88,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             "benchmark": run_benchmark,
         }
         run[args.command](config)
-    except (ConfigError, FileNotFoundError, ImportError, KeyError, ValueError) as error:
+    except (ConfigError, ImportError, KeyError, OSError, ValueError) as error:  # checked: the message says what to do
         message = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
-        print(f"celltyper {args.command}: error: {message}", file=sys.stderr)
+        _fail(args.command, message)
+        return 2
+    except Exception as error:  # anything else: still one line, and how to see where it happened
+        if os.environ.get("CELLTYPER_DEBUG"):
+            raise
+        _fail(
+            args.command,
+            f"{type(error).__name__}: {error} (check the input and settings; CELLTYPER_DEBUG=1 shows the traceback, "
+            "which a bug report needs).",
+        )
         return 2
     return 0
+
+
+def _fail(command: str, message: object) -> None:
+    """Print ``message`` on one line of stderr."""
+    print(f"celltyper {command}: error: {' '.join(str(message).split())}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ import scipy.sparse as sp
 import torch
 from anndata import AnnData
 from scvi import REGISTRY_KEYS
-from scvi.data import AnnDataManager
 from scvi.data.fields import (
     CategoricalJointObsField,
     CategoricalObsField,
@@ -27,6 +26,8 @@ from celltyper.module import SemiSupervisedCountVAEModule
 from celltyper.module._vae import GeneLikelihood
 from celltyper.train._semisupervised import SemiSupervisedTrainingPlan
 
+from ._arguments import check_batch_size, check_fraction, check_int, check_max_epochs, n_training_cells
+from ._setup import check_category_column, check_label_column, register_fields
 from ._streaming import row_block, rows_at
 from ._vae import CountVAE
 from ._validation import check_expression, summarize_matrix
@@ -76,6 +77,9 @@ class SemiSupervisedCountVAE(SemisupervisedTrainingMixin, CountVAE):
         gene_likelihood: GeneLikelihood = "zinb",
         **kwargs,
     ):
+        check_int("classifier_n_hidden", classifier_n_hidden, 0)
+        check_int("classifier_n_layers", classifier_n_layers, 1)
+        check_fraction("classifier_dropout_rate", classifier_dropout_rate)
         if kwargs.get("dispersion") == "gene-label":
             raise ValueError(
                 "SemiSupervisedCountVAE does not support dispersion='gene-label'; use 'gene' or 'gene-batch'."
@@ -135,6 +139,10 @@ class SemiSupervisedCountVAE(SemisupervisedTrainingMixin, CountVAE):
         if labels_key not in adata.obs:
             raise KeyError(f"labels_key {labels_key!r} is not a column of adata.obs (columns: {list(adata.obs)}).")
         setup_method_args = cls._get_setup_method_args(**locals())
+        check_label_column(adata, labels_key, unlabeled_category)
+        check_category_column(adata, batch_key, "batch")
+        for key in categorical_covariate_keys or []:
+            check_category_column(adata, key, "covariate value")
         fields = [
             LayerField(REGISTRY_KEYS.X_KEY, layer, is_count_data=False),
             CategoricalObsField(REGISTRY_KEYS.BATCH_KEY, batch_key),
@@ -142,9 +150,7 @@ class SemiSupervisedCountVAE(SemisupervisedTrainingMixin, CountVAE):
             CategoricalJointObsField(REGISTRY_KEYS.CAT_COVS_KEY, categorical_covariate_keys),
             NumericalJointObsField(REGISTRY_KEYS.CONT_COVS_KEY, continuous_covariate_keys),
         ]
-        adata_manager = AnnDataManager(fields=fields, setup_method_args=setup_method_args)
-        adata_manager.register_fields(adata, **kwargs)
-        cls.register_manager(adata_manager)
+        cls.register_manager(register_fields(adata, fields, setup_method_args, **kwargs))
 
     def train(
         self,
@@ -169,9 +175,9 @@ class SemiSupervisedCountVAE(SemisupervisedTrainingMixin, CountVAE):
         Parameters
         ----------
         max_epochs
-            Passes over the cells; ``None`` uses scvi-tools' heuristic.
+            Passes over the cells (at least 1); ``None`` uses scvi-tools' heuristic.
         batch_size
-            Cells per minibatch (of all cells, and of labelled cells for the cross-entropy).
+            Cells per minibatch (of all cells, and of labelled cells for the cross-entropy); at least 2.
         lr
             Adam learning rate.
         classification_ratio
@@ -193,7 +199,10 @@ class SemiSupervisedCountVAE(SemisupervisedTrainingMixin, CountVAE):
         **trainer_kwargs
             Passed to :class:`scvi.train.Trainer`.
         """
-        max_epochs = max_epochs or get_max_epochs_heuristic(self.adata.n_obs)
+        check_max_epochs(max_epochs)
+        check_batch_size(batch_size)
+        n_training_cells(self.adata.n_obs, train_size, validation_size, batch_size)
+        max_epochs = get_max_epochs_heuristic(self.adata.n_obs) if max_epochs is None else max_epochs
         warmup = n_epochs_kl_warmup if n_epochs_kl_warmup is not None else max(1, max_epochs // 2)
         plan_kwargs = {
             "lr": lr,

@@ -13,7 +13,6 @@ import scipy.sparse as sp
 import torch
 from anndata import AnnData
 from scvi import REGISTRY_KEYS
-from scvi.data import AnnDataManager
 from scvi.data.fields import CategoricalObsField, LabelsWithUnlabeledObsField, LayerField
 from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
 from sklearn.linear_model import LogisticRegression
@@ -25,6 +24,9 @@ from celltyper.module import TransformerClassifierModule
 from celltyper.train import BalancedDataSplitter, ClassifierTrainingPlan, RestoreBestWeights
 from celltyper.train._classifier import stratified_split
 
+from ._arguments import check_fraction, check_int
+from ._model_io import SafeModelIOMixin
+from ._setup import check_category_column, check_label_column, register_fields
 from ._streaming import ClassStatistics, row_chunks
 from ._validation import registered_location, summarize_matrix
 
@@ -70,6 +72,21 @@ def _check_values(X, location: str, warn: bool = True) -> int:
     return summary.n_noninteger
 
 
+def _check_not_empty(counts: sp.csr_matrix, obs_names: pd.Index, start: int, location: str) -> None:
+    """Raise a ``ValueError`` if a cell of this block (rows ``start`` on) has no counts: nothing tells its type.
+
+    The counts are non-negative (checked first), so a row sums to 0 only if it is empty.
+    """
+    empty = np.flatnonzero(np.asarray(counts.sum(axis=1)).ravel() == 0)
+    if empty.size:
+        stop = start + counts.shape[0] - 1
+        raise ValueError(
+            f"{empty.size} cells of rows {start}–{stop} have no counts on the model's genes in {location} (the "
+            f"first: {obs_names[start + empty[0]]!r}), so nothing tells their type. Remove every such cell first, "
+            "e.g. sc.pp.filter_cells(adata, min_counts=1), and predict again."
+        )
+
+
 def _warn_noninteger(n_noninteger: int, location: str) -> None:
     warnings.warn(
         f"{location} holds {n_noninteger} non-integer values, but CellTypeTransformer expects raw counts "
@@ -79,7 +96,7 @@ def _warn_noninteger(n_noninteger: int, location: str) -> None:
     )
 
 
-class CellTypeTransformer(UnsupervisedTrainingMixin, BaseModelClass):
+class CellTypeTransformer(SafeModelIOMixin, UnsupervisedTrainingMixin, BaseModelClass):
     """Cell-type classifier: a small transformer over each cell's most distinctive genes plus an all-genes token.
 
     Set up the reference with :meth:`setup_anndata`, train, then :meth:`predict` any AnnData with (most of) the same
@@ -148,6 +165,16 @@ class CellTypeTransformer(UnsupervisedTrainingMixin, BaseModelClass):
         linear_head: bool = True,
         linear_weight: float = 0.5,
     ):
+        for name, value, minimum in (
+            ("n_genes", n_genes, 1),
+            ("n_tokens", n_tokens, 1),
+            ("d_model", d_model, 1),
+            ("n_layers", n_layers, 0),
+            ("n_heads", n_heads, 1),
+        ):
+            check_int(name, value, minimum)
+        for name, value in (("dropout", dropout), ("gene_dropout", gene_dropout), ("label_smoothing", label_smoothing)):
+            check_fraction(name, value)
         super().__init__(adata, registry)
         X = self.adata_manager.get_from_registry(REGISTRY_KEYS.X_KEY)
         _check_values(X, registered_location(self.adata_manager))
@@ -242,14 +269,14 @@ class CellTypeTransformer(UnsupervisedTrainingMixin, BaseModelClass):
         if layer is not None and layer not in adata.layers:
             raise KeyError(f"adata.layers has no {layer!r}; layers are {list(adata.layers)}.")
         setup_method_args = cls._get_setup_method_args(**locals())
+        check_label_column(adata, labels_key, unlabeled_category)
+        check_category_column(adata, batch_key, "batch")
         fields = [
             LayerField(REGISTRY_KEYS.X_KEY, layer, is_count_data=False),
             CategoricalObsField(REGISTRY_KEYS.BATCH_KEY, batch_key),
             LabelsWithUnlabeledObsField(REGISTRY_KEYS.LABELS_KEY, labels_key, unlabeled_category),
         ]
-        adata_manager = AnnDataManager(fields=fields, setup_method_args=setup_method_args)
-        adata_manager.register_fields(adata, **kwargs)
-        cls.register_manager(adata_manager)
+        cls.register_manager(register_fields(adata, fields, setup_method_args, **kwargs))
 
     def train(
         self,
@@ -281,9 +308,9 @@ class CellTypeTransformer(UnsupervisedTrainingMixin, BaseModelClass):
         Parameters
         ----------
         max_epochs
-            Upper bound on passes over the training cells.
+            Upper bound on passes over the training cells (at least 1).
         batch_size
-            Cells per minibatch.
+            Cells per minibatch (at least 1).
         lr
             Peak AdamW learning rate.
         weight_decay
@@ -315,6 +342,8 @@ class CellTypeTransformer(UnsupervisedTrainingMixin, BaseModelClass):
         **trainer_kwargs
             Passed to :class:`scvi.train.Trainer` (e.g. ``enable_progress_bar=False``).
         """
+        check_int("max_epochs", max_epochs, 1)
+        check_int("batch_size", batch_size, 1)
         modes = {"validation_loss": "min", "validation_macro_f1": "max"}
         if monitor not in modes:
             raise ValueError(f"monitor must be one of {list(modes)}, not {monitor!r}.")
@@ -374,6 +403,11 @@ class CellTypeTransformer(UnsupervisedTrainingMixin, BaseModelClass):
         full_coef[fit.classes_], full_intercept[fit.classes_] = coef, intercept
         self.module.set_linear_head(torch.as_tensor(full_coef), torch.as_tensor(full_intercept))
 
+    def _check_trained(self) -> None:
+        """Raise a ``RuntimeError`` before an untrained model predicts (its random weights give one type to all)."""
+        if not self.is_trained_:
+            raise RuntimeError("This CellTypeTransformer is not trained: call train() (or load a trained model) first.")
+
     def _query_reader(self, adata: AnnData | None) -> tuple[Callable[[slice | np.ndarray], sp.csr_matrix], str]:
         """A function that reads rows of ``adata`` (default: the reference) as counts in the model's gene order.
 
@@ -428,7 +462,8 @@ class CellTypeTransformer(UnsupervisedTrainingMixin, BaseModelClass):
         adata
             AnnData with raw counts in the layer the model was set up with (default: the reference). Genes are
             matched by ``var_names``: extra genes are ignored, missing ones are read as zero (an error if more than
-            half of the ``n_genes`` genes the model reads are missing, a warning below 80 %). Nothing in ``adata`` is
+            half of the ``n_genes`` genes the model reads are missing, a warning below 80 %). Cells without counts
+            on the model's genes are refused (a ``ValueError``), as by the other models. Nothing in ``adata`` is
             modified.
         soft
             Return class probabilities instead of labels.
@@ -440,7 +475,7 @@ class CellTypeTransformer(UnsupervisedTrainingMixin, BaseModelClass):
         ``np.ndarray`` of label strings (``soft=False``), or a ``DataFrame`` cells × cell types of probabilities,
         indexed by ``adata.obs_names``.
         """
-        self._check_if_trained(warn=True)
+        self._check_trained()
         obs_names = (self.adata if adata is None else adata).obs_names
         read_rows, location = self._query_reader(adata)
         self.module.eval()
@@ -449,6 +484,7 @@ class CellTypeTransformer(UnsupervisedTrainingMixin, BaseModelClass):
         for start in range(0, len(obs_names), batch_size):  # only batch_size cells are in memory at a time
             counts = read_rows(slice(start, start + batch_size))
             n_noninteger += _check_values(counts, location, warn=False)
+            _check_not_empty(counts, obs_names, start, location)
             x = torch.as_tensor(counts.toarray(), device=device)
             probabilities.append(torch.softmax(self.module.classify(x), dim=1).cpu().numpy())
         if n_noninteger:
@@ -509,7 +545,7 @@ class CellTypeTransformer(UnsupervisedTrainingMixin, BaseModelClass):
         """
         if label not in self.class_names_:
             raise KeyError(f"Unknown label {label!r}; the model knows {list(self.class_names_)}.")
-        self._check_if_trained(warn=True)
+        self._check_trained()
         code = int(np.flatnonzero(self.class_names_ == label)[0])
         predicted = np.asarray(self.predict(adata))
         cells = np.flatnonzero(predicted == label)

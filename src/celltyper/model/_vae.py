@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import Literal
 
+import pandas as pd
 from anndata import AnnData
 from scvi import REGISTRY_KEYS
-from scvi.data import AnnDataManager
 from scvi.data.fields import (
     CategoricalJointObsField,
     CategoricalObsField,
@@ -22,16 +23,26 @@ from celltyper.module._vae import Dispersion, GeneLikelihood
 from celltyper.train import BackedDataSplitter, TrainingPlan
 from celltyper.train._backed import anndata_loader
 
-from ._query_mapping import check_no_covariate_misalignment, reference_registry, unfreeze_new_batch_dispersion
-from ._validation import check_expression, registered_location, summarize_matrix
+from ._arguments import check_batch_size, check_fraction, check_int, check_max_epochs, n_training_cells
+from ._genes import in_model_gene_order
+from ._model_io import SafeModelIOMixin
+from ._query_mapping import (
+    check_no_covariate_misalignment,
+    reference_model_of,
+    reference_registry,
+    unfreeze_new_batch_dispersion,
+)
+from ._setup import check_category_column, register_fields
+from ._validation import check_expression, registered_location, summarize_matrix, warn_ambiguous_counts
 
 logger = logging.getLogger(__name__)
 
 
-class CountVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, BaseModelClass):
+class CountVAE(SafeModelIOMixin, RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, BaseModelClass):
     """Variational autoencoder of single-cell expression, batch-aware, with a count or Gaussian likelihood.
 
-    Set up the AnnData with :meth:`setup_anndata` first, as for :class:`scvi.model.SCVI`.
+    Set up the AnnData with :meth:`setup_anndata` first, as for :class:`scvi.model.SCVI`. Genes are matched by
+    name: data with the model's genes in another order (or with extra genes) is read in the model's order.
 
     Parameters
     ----------
@@ -97,6 +108,9 @@ class CountVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, Ba
         **module_kwargs,
     ):
         super().__init__(adata)
+        for name, value in (("n_hidden", n_hidden), ("n_latent", n_latent), ("n_layers", n_layers)):
+            check_int(name, value, 1)
+        check_fraction("dropout_rate", dropout_rate)
         if gene_likelihood not in ("gaussian", "nb", "zinb", "poisson"):
             raise ValueError(f"gene_likelihood must be 'gaussian', 'nb', 'zinb' or 'poisson', not {gene_likelihood!r}.")
         if dispersion == "gene-label" and self.registry_["setup_args"].get("labels_key") is None:
@@ -104,6 +118,8 @@ class CountVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, Ba
         summary = summarize_matrix(self.adata_manager.get_from_registry(REGISTRY_KEYS.X_KEY))
         if log_normalize is None:
             log_normalize = gene_likelihood == "gaussian" and summary.looks_like_counts
+            if gene_likelihood == "gaussian" and summary.looks_like_small_counts:
+                warn_ambiguous_counts(summary, registered_location(self.adata_manager))
         log_normalize = bool(log_normalize and gene_likelihood == "gaussian")
         check_expression(summary, registered_location(self.adata_manager), gene_likelihood, log_normalize)
 
@@ -170,6 +186,10 @@ class CountVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, Ba
         ``adata.obs`` and ids to ``adata.uns``; ``adata.X`` and the layers are left as they are.
         """
         setup_method_args = cls._get_setup_method_args(**locals())
+        check_category_column(adata, batch_key, "batch")
+        check_category_column(adata, labels_key, "label")
+        for key in categorical_covariate_keys or []:
+            check_category_column(adata, key, "covariate value")
         fields = [
             LayerField(REGISTRY_KEYS.X_KEY, layer, is_count_data=False),
             CategoricalObsField(REGISTRY_KEYS.BATCH_KEY, batch_key),
@@ -177,9 +197,7 @@ class CountVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, Ba
             CategoricalJointObsField(REGISTRY_KEYS.CAT_COVS_KEY, categorical_covariate_keys),
             NumericalJointObsField(REGISTRY_KEYS.CONT_COVS_KEY, continuous_covariate_keys),
         ]
-        adata_manager = AnnDataManager(fields=fields, setup_method_args=setup_method_args)
-        adata_manager.register_fields(adata, **kwargs)
-        cls.register_manager(adata_manager)
+        cls.register_manager(register_fields(adata, fields, setup_method_args, **kwargs))
 
     def train(
         self,
@@ -203,9 +221,10 @@ class CountVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, Ba
         Parameters
         ----------
         max_epochs
-            Passes over the training cells; ``None`` uses scvi-tools' heuristic ``min(400, 400 · 20000 / n_cells)``.
+            Passes over the training cells (at least 1); ``None`` uses scvi-tools' heuristic
+            ``min(400, 400 · 20000 / n_cells)``.
         batch_size
-            Cells per minibatch.
+            Cells per minibatch (at least 2: BatchNorm cannot normalise one cell).
         lr
             Adam learning rate.
         n_epochs_kl_warmup
@@ -214,7 +233,8 @@ class CountVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, Ba
         early_stopping
             Stop when the validation ELBO has not improved for ``early_stopping_patience`` epochs (default 45).
         check_val_every_n_epoch
-            How often the validation ELBO is computed and logged (``None``: never, unless needed).
+            How often the validation ELBO is computed and logged (``None``: never, unless needed). With fewer than
+            10 cells (no validation cell at the default split) nothing is validated.
         accelerator, devices
             Lightning's device selection, e.g. ``accelerator="gpu", devices=2, strategy="ddp"``.
         train_size, validation_size
@@ -226,7 +246,18 @@ class CountVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, Ba
         **trainer_kwargs
             Passed to :class:`scvi.train.Trainer` (e.g. ``early_stopping_patience``, ``enable_progress_bar``).
         """
-        max_epochs = max_epochs or get_max_epochs_heuristic(self.adata.n_obs)
+        check_max_epochs(max_epochs)
+        check_batch_size(batch_size)
+        _, n_validation = n_training_cells(self.adata.n_obs, train_size, validation_size, batch_size)
+        if n_validation == 0:
+            if early_stopping:
+                raise ValueError(
+                    f"early_stopping needs validation cells, but the {self.adata.n_obs} cells leave none "
+                    f"(train_size={train_size}, validation_size={validation_size}). Pass early_stopping=False or a "
+                    "validation_size that holds at least one cell."
+                )
+            check_val_every_n_epoch = None  # nothing to validate on
+        max_epochs = get_max_epochs_heuristic(self.adata.n_obs) if max_epochs is None else max_epochs
         warmup = n_epochs_kl_warmup if n_epochs_kl_warmup is not None else max(1, max_epochs // 2)
         plan_kwargs = {"lr": lr, "n_epochs_kl_warmup": warmup, **(plan_kwargs or {})}
         if check_val_every_n_epoch is not None:
@@ -245,7 +276,9 @@ class CountVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, Ba
         )
 
     @classmethod
-    def load_query_data(cls, adata: AnnData | None = None, reference_model=None, **kwargs):
+    def load_query_data(
+        cls, adata: AnnData | None = None, reference_model: CountVAE | str | os.PathLike | None = None, **kwargs
+    ) -> CountVAE:
         """Query mapping by scArches surgery (:meth:`scvi.model.base.ArchesMixin.load_query_data`), with fixes.
 
         On top of scvi-tools' surgery, the dispersion columns of the query's new batches learn when
@@ -257,13 +290,17 @@ class CountVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, Ba
         Parameters
         ----------
         adata
-            Query AnnData with the reference's genes in the reference's order and the reference's ``batch_key``
-            column (see :func:`celltyper.tl.align_genes`).
+            Query AnnData with the reference's genes (matched by name; extra genes are left out, missing ones are an
+            error: add them as zeros with :func:`celltyper.tl.align_genes`) and the reference's ``batch_key`` column.
+            In another gene order, the returned model holds a reordered copy of it.
         reference_model
-            A trained model of this class, or the folder it was saved to.
+            A trained model of this class, or the folder it was saved to (read without unpickling).
         **kwargs
             Passed to :meth:`scvi.model.base.ArchesMixin.load_query_data` (``unfrozen``, ``freeze_*`` …).
         """
+        reference_model = reference_model_of(reference_model, cls)
+        if adata is not None:
+            adata = in_model_gene_order(adata, pd.Index(reference_model.get_var_names()), "the query")
         registry = reference_registry(reference_model, adata)
         batch_key = registry["setup_args"].get("batch_key")
         if adata is not None and batch_key is not None:
@@ -274,9 +311,57 @@ class CountVAE(RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, Ba
             unfreeze_new_batch_dispersion(model.module, n_reference_batches)
         return model
 
+    @classmethod
+    def prepare_query_anndata(
+        cls,
+        adata: AnnData,
+        reference_model: CountVAE | str | os.PathLike,
+        return_reference_var_names: bool = False,
+        inplace: bool = True,
+    ) -> AnnData | pd.Index | None:
+        """scvi-tools' :meth:`~scvi.model.base.ArchesMixin.prepare_query_anndata`, reading a saved folder safely.
+
+        Parameters
+        ----------
+        adata
+            Query AnnData: missing reference genes are added as zeros, extra ones dropped, the rest put in the
+            reference's order.
+        reference_model
+            A trained model of this class, or the folder it was saved to (read without unpickling).
+        return_reference_var_names
+            Only return the reference's genes.
+        inplace
+            Change ``adata`` in place (else return the prepared copy).
+
+        Returns
+        -------
+        The reference's genes with ``return_reference_var_names``, else the prepared copy unless ``inplace``.
+        """
+        return super().prepare_query_anndata(
+            adata, reference_model_of(reference_model, cls), return_reference_var_names, inplace
+        )
+
+    @classmethod
+    def prepare_query_mudata(cls, *args, **kwargs) -> None:
+        """Not supported: celltyper models read AnnData (see :meth:`prepare_query_anndata`).
+
+        Raises
+        ------
+        NotImplementedError
+            Always (scvi-tools' version would unpickle a saved reference folder).
+        """
+        raise NotImplementedError(
+            f"{cls.__name__} reads AnnData, not MuData: use {cls.__name__}.prepare_query_anndata."
+        )
+
     def _validate_anndata(self, adata: AnnData | None = None, copy_if_view: bool = True) -> AnnData:
-        """scvi-tools' validation, plus the value checks of ``__init__`` on data the model was not set up on."""
+        """scvi-tools' validation, plus genes matched by name and value checks on data the model was not set up on.
+
+        Returns the AnnData to read: ``adata``, or a copy with the model's genes in the model's order.
+        """
         is_new = adata is not None and adata is not self.adata
+        if is_new:
+            adata = in_model_gene_order(adata, self.adata.var_names)
         adata = super()._validate_anndata(adata, copy_if_view=copy_if_view)
         if is_new:
             manager = self.get_anndata_manager(adata, required=True)

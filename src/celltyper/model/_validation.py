@@ -27,7 +27,17 @@ class MatrixSummary:
     @property
     def looks_like_counts(self) -> bool:
         """Non-negative integers with values above what log-normalized data reach (~10)."""
-        return self.n_nonfinite == 0 and self.n_negative == 0 and self.n_noninteger == 0 and self.max_value > 20
+        return self.is_integer and self.max_value > 20
+
+    @property
+    def looks_like_small_counts(self) -> bool:
+        """Non-negative integers, some above 0, none above 20: counts of a shallow assay, or rounded normalized data."""
+        return self.is_integer and 0 < self.max_value <= 20
+
+    @property
+    def is_integer(self) -> bool:
+        """Every value is a finite, non-negative integer."""
+        return self.n_nonfinite == 0 and self.n_negative == 0 and self.n_noninteger == 0
 
 
 def summarize_matrix(X, chunk_size: int = 10_000) -> MatrixSummary:
@@ -135,3 +145,22 @@ def check_expression(summary: MatrixSummary, location: str, gene_likelihood: str
             UserWarning,
             stacklevel=3,
         )
+
+
+def warn_ambiguous_counts(summary: MatrixSummary, location: str) -> None:
+    """Warn that integers up to 20 are modelled as normalized values when ``log_normalize`` was left to the data.
+
+    Parameters
+    ----------
+    summary
+        What :func:`summarize_matrix` found.
+    location
+        How the user refers to the matrix, for the message.
+    """
+    warnings.warn(
+        f"{location} holds non-negative integers up to {summary.max_value:g}: raw counts of a shallow assay, or "
+        "normalized values? gene_likelihood='gaussian' models them as they are (normalized). Pass log_normalize=True "
+        "if they are raw counts, or log_normalize=False to say they are normalized (and silence this warning).",
+        UserWarning,
+        stacklevel=4,
+    )

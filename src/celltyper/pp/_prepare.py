@@ -6,12 +6,20 @@ import warnings
 
 import numpy as np
 import scanpy as sc
+import scipy.sparse as sp
 from anndata import AnnData
 
 from ._qc import QC_KEYS, annotate_mt, cell_filter_masks, check_raw_counts, qc_metrics
 from ._summary import PrepareSummary
 
 UNS_KEY = "celltyper_prepare"
+#: Cells needed after the filters: highly variable genes and PCA compare cells (one cell crashes scikit-misc's loess).
+MIN_CELLS = 2
+#: Fewer cells than this after the filters: ``umap=True`` skips the neighbour graph and UMAP, with a warning.
+MIN_CELLS_UMAP = 10
+#: seurat_v3 fits a loess of variance on mean over the genes that vary; scikit-misc's loess crashes the process
+#: (segmentation fault) on 3 such genes and fails with an opaque message on a few more.
+MIN_VARYING_GENES = 10
 
 
 def prepare(
@@ -56,7 +64,8 @@ def prepare(
     Parameters
     ----------
     adata
-        Cells × genes. Must hold raw counts (non-negative integers) in ``X``, or in ``layers[layer]``.
+        Cells × genes, at least 2 cells. Must hold raw counts (non-negative integers) in ``X``, or in
+        ``layers[layer]``.
     layer
         Where the raw counts are; ``None``: ``adata.X``.
     mt_prefix
@@ -87,7 +96,8 @@ def prepare(
     n_neighbors
         Neighbours in the kNN graph.
     umap
-        Compute the neighbour graph and UMAP (``False``: stop after PCA).
+        Compute the neighbour graph and UMAP (``False``: stop after PCA). Skipped, with a warning, when fewer than
+        10 cells pass the filters.
     random_state
         Seed of PCA, neighbours and UMAP.
     copy
@@ -130,6 +140,11 @@ def prepare(
         raise ValueError("combat=True needs batch_key: the column of adata.obs that ComBat corrects.")
     if target_sum <= 0 or n_top_genes < 1 or n_pcs < 1 or n_neighbors < 2:
         raise ValueError("target_sum must be > 0, n_top_genes and n_pcs >= 1, n_neighbors >= 2.")
+    if adata.n_obs < MIN_CELLS:
+        raise ValueError(
+            f"prepare needs at least {MIN_CELLS} cells (highly variable genes and PCA compare cells); adata has "
+            f"{adata.n_obs}."
+        )
     location = "adata.X" if layer is None else f"adata.layers[{layer!r}]"
     check_raw_counts(adata.X if layer is None else adata.layers[layer], location)
 
@@ -148,11 +163,12 @@ def prepare(
     # 2. filters
     masks = cell_filter_masks(adata.obs, min_genes, max_genes, min_counts, max_counts, max_pct_mt)
     keep = np.logical_and.reduce(list(masks.values())) if masks else np.ones(adata.n_obs, dtype=bool)
-    if not keep.any():
+    if keep.sum() < MIN_CELLS:
+        passing = "Every cell fails" if not keep.any() else f"Only {int(keep.sum())} cell passes"
+        failing = ", ".join(f"{name}: {int((~mask).sum())} fail" for name, mask in masks.items())
         raise ValueError(
-            "Every cell fails the QC filters ("
-            + ", ".join(f"{name}: {int((~mask).sum())} fail" for name, mask in masks.items())
-            + "). Loosen min_genes / min_counts / max_pct_mt."
+            f"{passing} the QC filters ({failing}), and prepare needs at least {MIN_CELLS} cells. Loosen min_genes / "
+            "min_counts / max_pct_mt."
         )
     if not keep.all():
         adata._inplace_subset_obs(keep)
@@ -183,7 +199,13 @@ def prepare(
     n_comps = min(n_pcs, adata.n_obs - 1, int(adata.var["highly_variable"].sum()) - 1)
     sc.pp.pca(adata, n_comps=n_comps, mask_var="highly_variable", random_state=random_state)
     steps.append(f"pca({n_comps})")
-    if umap:
+    if umap and adata.n_obs < MIN_CELLS_UMAP:
+        warnings.warn(
+            f"No neighbour graph or UMAP of {adata.n_obs} cells: they need at least {MIN_CELLS_UMAP}.",
+            UserWarning,
+            stacklevel=2,
+        )
+    elif umap:
         sc.pp.neighbors(adata, n_neighbors=n_neighbors, n_pcs=n_comps, random_state=random_state)
         sc.tl.umap(adata, random_state=random_state)
         steps += ["neighbors", "umap"]
@@ -204,15 +226,42 @@ def prepare(
 
 
 def _highly_variable_genes(adata: AnnData, n_top_genes: int, batch_key: str | None, subset: bool) -> None:
-    """Scanpy's seurat_v3 ranking on ``layers["counts"]``, with a clear message if scikit-misc is missing."""
+    """Scanpy's seurat_v3 ranking on ``layers["counts"]``; clear errors for a missing scikit-misc and too few genes."""
     try:
         import skmisc.loess  # noqa: F401  (seurat_v3 fits a loess from scikit-misc)
     except ImportError as error:
         raise ImportError(
             "Highly variable genes with flavor='seurat_v3' need scikit-misc: pip install scikit-misc"
         ) from error
+    groups = (
+        [np.ones(adata.n_obs, dtype=bool)]
+        if batch_key is None
+        else [(adata.obs[batch_key] == batch).to_numpy() for batch in adata.obs[batch_key].unique()]
+    )
+    counts = adata.layers["counts"]
+    fewest = min(_n_varying_genes(counts[group]) for group in groups)
+    where = "" if batch_key is None else " in one of the batches"
+    if fewest < MIN_VARYING_GENES:
+        raise ValueError(
+            f"Only {fewest} genes vary across the cells{where}; highly variable genes (seurat_v3) need at least "
+            f"{MIN_VARYING_GENES}. Use more genes or cells (or min_cells=None to keep rarely detected genes)."
+        )
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*expects raw count data.*")
-        sc.pp.highly_variable_genes(
-            adata, flavor="seurat_v3", n_top_genes=n_top_genes, layer="counts", batch_key=batch_key, subset=subset
-        )
+        try:
+            sc.pp.highly_variable_genes(
+                adata, flavor="seurat_v3", n_top_genes=n_top_genes, layer="counts", batch_key=batch_key, subset=subset
+            )
+        except ValueError as error:  # scikit-misc's loess: b'svddc failed in l2fit.' and the like
+            raise ValueError(
+                f"Highly variable genes (seurat_v3's loess fit of variance on mean) failed on {adata.n_vars} genes of "
+                f"{adata.n_obs} cells{where} ({error}); use more cells or genes."
+            ) from error
+
+
+def _n_varying_genes(counts) -> int:
+    """Genes whose counts are not the same in every cell (dense or sparse ``counts``)."""
+    high, low = counts.max(axis=0), counts.min(axis=0)
+    if sp.issparse(high):
+        high, low = high.toarray(), low.toarray()
+    return int(np.count_nonzero(np.ravel(high) != np.ravel(low)))

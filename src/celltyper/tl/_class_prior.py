@@ -33,9 +33,21 @@ def change_class_prior(probabilities: np.ndarray, trained_prior: np.ndarray, new
             f"trained_prior {trained_prior.shape} and new_prior {new_prior.shape} need one value per class of "
             f"probabilities ({n_classes})."
         )
+    if not (np.isfinite(probabilities).all() and (probabilities >= 0).all()):
+        raise ValueError("probabilities must be finite and non-negative (NaN, inf or negative values found).")
+    if (probabilities.sum(axis=-1) <= 0).any():
+        raise ValueError("Every row of probabilities needs a positive sum; some cells have probability 0 everywhere.")
+    if not (np.isfinite(trained_prior).all() and np.isfinite(new_prior).all()):
+        raise ValueError("trained_prior and new_prior must be finite.")
     if (trained_prior <= 0).any():
         raise ValueError("trained_prior must be positive for every class: a classifier never trained on a class.")
     if (new_prior < 0).any() or new_prior.sum() <= 0:
         raise ValueError("new_prior must be non-negative with at least one positive class.")
     weighted = probabilities * (new_prior / trained_prior)
-    return weighted / weighted.sum(axis=1, keepdims=True)
+    total = weighted.sum(axis=-1, keepdims=True)
+    if not (np.isfinite(weighted).all() and (total > 0).all()):
+        raise ValueError(
+            "new_prior / trained_prior leaves some cells no finite, positive probability: new_prior is 0 for every "
+            "class they could be, or the ratio overflows. Give those classes a positive new_prior."
+        )
+    return weighted / total

@@ -111,7 +111,7 @@ def align_genes(
     Raises
     ------
     ValueError
-        If fewer than ``min_gene_overlap`` of the reference's genes are found in the query.
+        If the reference has no genes, or fewer than ``min_gene_overlap`` of them are found in the query.
     KeyError
         If ``layer`` is not a layer of the query.
     """
@@ -119,6 +119,8 @@ def align_genes(
         raise ValueError(f"min_gene_overlap must be between 0 and 1, not {min_gene_overlap}.")
     if layer is not None and layer not in query.layers:
         raise KeyError(f"layer {layer!r} is not in the query's layers ({list(query.layers)}).")
+    if reference.n_vars == 0:
+        raise ValueError("The reference has no genes to align the query to.")
     positions, overlap = match_genes(reference, query)
     if overlap.fraction < min_gene_overlap:
         example = ", ".join(overlap.missing[:5])

@@ -23,7 +23,6 @@ from ._class_prior import change_class_prior
 from ._classifiers import (
     CLASSIFIERS,
     LABELS,
-    LIBRARY,
     ReferenceClassifier,
     VAEClassifier,
     normalized,
@@ -38,6 +37,7 @@ from ._transfer_data import (
     TRUE_LABELS,
     check_inputs,
     model_genes,
+    model_reference_copy,
     query_copy,
     reference_copy,
     set_libraries,
@@ -278,6 +278,12 @@ def transfer_labels(
     check_inputs(
         reference, query, labels_key, layer, batch_key, thresholds, classifier, class_prior, n_threads, choices
     )
+    if reference_model is not None and not isinstance(reference_model, CountVAE):
+        raise TypeError(
+            f"reference_model must be result.reference_model of an earlier transfer_labels call (a CountVAE), not a "
+            f"{type(reference_model).__name__}; read a saved one back with ct.CountVAE.load(folder) (saved with "
+            "save_anndata=True)."
+        )
     if reference_model is not None and CALIBRATION not in reference_model.adata.obs:
         raise ValueError("reference_model must be result.reference_model of an earlier transfer_labels call.")
     if reference_model is not None and classifier == "vae" and not isinstance(reference_model, SemiSupervisedCountVAE):
@@ -292,11 +298,8 @@ def transfer_labels(
     step("genes")
     if reference_model is None:
         reference_data = reference_copy(reference, labels_key, layer, batch_key, calibration_fraction, random_state)
-    else:  # its genes are fixed: every cell is normalised by its total over them, on both sides
-        reference_data = AnnData(
-            X=reference_model.adata.X, obs=reference_model.adata.obs.drop(columns=LIBRARY, errors="ignore")
-        )
-        reference_data.var_names = reference_model.adata.var_names
+    else:
+        reference_data = model_reference_copy(reference_model)
     query_data, genes = query_copy(query, reference_data, layer, batch_key, min_gene_overlap)
     excluded: list[str] = []
     if reference_model is None:

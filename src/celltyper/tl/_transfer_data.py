@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -16,6 +18,9 @@ from ._genes import GeneOverlap, align_genes, highly_variable_genes
 from ._shifted_genes import shifted_genes
 from ._threads import resolve_threads
 from ._unknown import check_thresholds
+
+if TYPE_CHECKING:
+    from celltyper.model import CountVAE
 
 #: obs columns of the reference copy: the held-out calibration cells, and every cell's label (held-out ones included).
 CALIBRATION, TRUE_LABELS = "_celltyper_calibration", "_celltyper_true_labels"
@@ -93,7 +98,7 @@ def reference_copy(reference, labels_key, layer, batch_key, calibration_fraction
     return adata
 
 
-def model_reference_copy(reference_model) -> AnnData:
+def model_reference_copy(reference_model: CountVAE) -> AnnData:
     """The reference copy an earlier call trained ``reference_model`` on: its genes, labels and held-out cells.
 
     Its genes are fixed, so every cell is normalised by its total over them, on both sides (no shared-gene library).
