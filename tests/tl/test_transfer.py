@@ -96,6 +96,23 @@ def test_query_cells_without_counts_are_unknown_with_confidence_zero(split):
     assert np.isnan(query.obsm["X_celltyper"][:3]).all() and np.isfinite(query.obsm["X_celltyper"][3:]).all()
 
 
+@pytest.mark.parametrize("classifier", ["linear", "transformer"])
+def test_reference_cells_without_counts_are_left_out_with_a_warning(split, classifier):
+    reference, query = split[0].copy(), split[1].copy()
+    counts = sp.lil_matrix(reference.layers["counts"])
+    counts[::10] = 0
+    reference.layers["counts"] = counts.tocsr()
+    fast = {**FAST, "classifier_kwargs": {"train_kwargs": {"max_epochs": 2}}} if classifier == "transformer" else FAST
+
+    with pytest.warns(UserWarning, match="34 reference cells have no counts"):
+        result = ct.tl.transfer_labels(
+            reference, query, "cell_type", layer="counts", classifier=classifier, **fast, **QUIET
+        )
+
+    assert result.reference_model.adata.n_obs == reference.n_obs - 34
+    assert query.obs["celltyper_prediction"].notna().all()
+
+
 def test_refuses_a_query_that_shares_too_few_genes(split):
     reference, query = split[0].copy(), split[1].copy()
     query.var_names = [f"other_{g}" if i >= 60 else g for i, g in enumerate(query.var_names)]

@@ -104,6 +104,20 @@ class TransferResult:
         return self.genes.fraction
 
 
+def _without_empty_reference_cells(reference_data: AnnData) -> AnnData:
+    """The reference cells with counts on the genes the models read; the others tell no type and stop the models."""
+    empty = np.asarray(reference_data.X.sum(axis=1)).ravel() == 0
+    if not empty.any():
+        return reference_data
+    warnings.warn(
+        f"{int(empty.sum())} reference cells have no counts on the {reference_data.n_vars} genes the models read; "
+        "they are left out.",
+        UserWarning,
+        stacklevel=3,
+    )
+    return reference_data[~empty].copy()
+
+
 def _calibrated_probabilities(
     make_classifier, reference_data, query_data, class_prior
 ) -> tuple[ReferenceClassifier, list[str], np.ndarray, TemperatureScaling]:
@@ -306,6 +320,7 @@ def transfer_labels(
         set_libraries(reference_data, query_data, genes)
         selected, excluded = model_genes(reference_data, query_data, genes, n_top_genes, max_gene_shift)
         reference_data, query_data = reference_data[:, selected].copy(), query_data[:, selected].copy()
+        reference_data = _without_empty_reference_cells(reference_data)
     bar.update()
 
     step("classifier")
