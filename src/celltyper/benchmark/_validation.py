@@ -527,7 +527,8 @@ def write_suite_report(
             _markdown(curves.round(3)),
             "",
         ]
-    (out / "report.md").write_text("\n".join(["---", "orphan: true", "---", "", "# Validation suite", "", *body]))
+    report = "\n".join(["---", "orphan: true", "---", "", "# Validation suite", "", *body])
+    (out / "report.md").write_text(report.replace("\n### ", "\n## "))  # the docs page nests them one level deeper
     if docs_page is not None:
         link = Path(os.path.relpath(out, Path(docs_page).parent)).as_posix()
         section = "\n".join(body).replace("](transfers.png)", f"]({link}/transfers.png)")
