@@ -257,8 +257,8 @@ class PeriodicCheckpoint(pl.Callback):
         draw what the uninterrupted run drew.
         """
         trainer = self._trainer
-        if trainer is not None and isinstance(trainer.logger, SimpleLogger):
-            trainer.logger.experiment.data = dict(state_dict["history"])
+        if trainer is not None and trainer.is_global_zero and isinstance(trainer.logger, SimpleLogger):
+            trainer.logger.experiment.data = dict(state_dict["history"])  # only rank 0 keeps a history
         torch.set_rng_state(state_dict["torch_rng"])
         np.random.set_state(state_dict["numpy_rng"])
         random.setstate(state_dict["python_rng"])
