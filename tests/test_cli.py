@@ -102,6 +102,18 @@ def test_train_vae(tmp_path, counts_file):
     assert (out / "model" / "model.json").exists() and (out / "figures" / "training_curves.png").exists()
 
 
+def test_train_checkpoints_and_resume(tmp_path, counts_file):
+    out = tmp_path / "vae"
+    args = ["train", "--model", "vae", "--input", str(counts_file), "--out", str(out), "--max-epochs", "2",
+            "--umap", "false", "--set", "model_kwargs.n_hidden=16",
+            "--set", "train_kwargs.enable_progress_bar=false"]  # fmt: skip
+    assert main([*args, "--checkpoint-every", "1"]) == 0
+    assert {entry.name for entry in (out / "checkpoint").iterdir()} == {"checkpoint.json", "checkpoint.safetensors"}
+    assert main([*args, "--resume"]) == 0  # the checkpoint of the last epoch: nothing left to train, same result
+    history = json.loads((out / "metrics.json").read_text())["history"]
+    assert "elbo_validation" in history
+
+
 def _flat(defaults: dict, prefix: str = ""):
     """(dotted key, default) of every key a config may set, nested sections included."""
     for key, default in defaults.items():
@@ -165,6 +177,13 @@ def _wrong_config(command: str, key: str, default):
     return lambda t, c, m: [command, "--set", f"{key}={_wrong_value(key, default)}"]
 
 
+def _damaged_checkpoint_out(tmp_path):
+    """An output folder whose checkpoint holds a truncated checkpoint.json."""
+    (tmp_path / "o" / "checkpoint").mkdir(parents=True)
+    _text(tmp_path / "o" / "checkpoint" / "checkpoint.json", "{")
+    return tmp_path / "o"
+
+
 def _text(path, text: str):
     path.write_text(text)
     return path
@@ -195,6 +214,11 @@ _CASES = [
       for command, defaults in DEFAULTS.items() for key, default in _flat(defaults)],
     ("input is a folder", lambda t, c, m: _annotate(m, t, t / "o"), 2, "is a folder; pass an .h5ad file"),
     ("0 epochs", lambda t, c, m: ["train", "--max-epochs", "0"], 2, "max_epochs must be at least 1, not 0"),
+    ("resume without checkpoint", lambda t, c, m: ["train", "--input", str(c), "--out", str(t / "o"), "--resume"], 2,
+     "holds no checkpoint"),
+    ("resume a damaged checkpoint", lambda t, c, m: ["train", "--input", str(c), "--out",
+                                                     str(_damaged_checkpoint_out(t)), "--resume"], 2,
+     "checkpoint.json is not valid JSON"),
     ("demo batch of 0", lambda t, c, m: ["demo", "--set", "vae.batch_size=0"], 2, "vae.batch_size must be at least 1"),
     ("config file", lambda t, c, m: ["annotate", "--config", str(_text(t / "c.yaml", "unknown_threshold: high"))], 2,
      "unknown_threshold must be a number"),

@@ -19,6 +19,7 @@ from anndata import AnnData
 
 from celltyper import pl, pp, tl
 from celltyper.model import CellTypeTransformer, CountVAE
+from celltyper.model._checkpoints import CHECKPOINT_FILE
 from celltyper.pp._prepare import MIN_CELLS_UMAP
 
 from ._evaluate import classifier_figures, classifier_metrics, holdout_split, last_values, latent_metrics
@@ -29,6 +30,8 @@ logger = logging.getLogger(__name__)
 PREPARE_ARGS = tuple(p for p in inspect.signature(pp.prepare).parameters if p not in ("adata", "copy"))
 MODELS = {"vae": CountVAE, "transformer": CellTypeTransformer}
 LATENT_KEY = "X_celltyper"
+#: The folder inside ``out`` where ``train`` saves checkpoints (``checkpoint_every``) and resumes from (``resume``).
+CHECKPOINT_DIR = "checkpoint"
 #: Fewer cells than this: ``train`` stops with an error (it splits validation and held-out cells off them).
 MIN_CELLS_TRAIN = 50
 
@@ -87,11 +90,28 @@ def run_train(config: dict) -> dict[str, Path]:
     _check_kwargs(model_cls.train, config["train_kwargs"], "train_kwargs")
     scvi.settings.seed = config["seed"]
     out = Path(config["out"])
+    config = {**config, "train_kwargs": {**config["train_kwargs"], **_checkpoint_kwargs(config, out)}}
     if config["model"] == "transformer":
         if config["labels_key"] is None:
             raise ValueError("model: transformer needs labels_key, the column of adata.obs with the cell types.")
         return _train_transformer(adata, config, out)
     return _train_vae(adata, config, out)
+
+
+def _checkpoint_kwargs(config: dict, out: Path) -> dict[str, Any]:
+    """The checkpoint arguments of ``train`` from ``checkpoint_every`` and ``resume``, in ``out/checkpoint``."""
+    folder = out / CHECKPOINT_DIR
+    kwargs: dict[str, Any] = {}
+    if config["checkpoint_every"] is not None:
+        kwargs.update(checkpoint_dir=folder, checkpoint_every=config["checkpoint_every"])
+    if config["resume"]:
+        if not (folder / CHECKPOINT_FILE).is_file():
+            raise ValueError(
+                f"--resume: {folder} holds no checkpoint; a run with the same --out and --checkpoint-every N writes "
+                "one there."
+            )
+        kwargs["resume_from"] = folder
+    return kwargs
 
 
 def _train_transformer(adata, config: dict, out: Path) -> dict[str, Path]:

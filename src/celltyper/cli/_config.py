@@ -56,6 +56,8 @@ _TRAIN = {
     "holdout": 0.2,
     "seed": 0,
     "umap": True,
+    "checkpoint_every": None,
+    "resume": False,
     "model_kwargs": {},
     "train_kwargs": {},
 }
@@ -120,14 +122,14 @@ NULLABLE: dict[str, str] = {
     **dict.fromkeys(
         ("input", "model", "vae", "data", "docs_page", "scale_results", "labels_key", "batch_key", "layer"), "string"
     ),
-    **dict.fromkeys(("max_genes", "max_epochs", "query_epochs"), "whole number"),
+    **dict.fromkeys(("max_genes", "max_epochs", "query_epochs", "checkpoint_every"), "whole number"),
     **dict.fromkeys(("min_counts", "max_counts"), "number"),
     **dict.fromkeys(("tasks", "methods"), "list of names"),
 }
 
 #: The smallest value of numeric keys that have one (0 epochs or a batch of 0 cells would silently mean "default").
 MINIMUM: dict[str, int] = {
-    **dict.fromkeys(("max_epochs", "query_epochs", "batch_size", "n_top_genes", "n_pcs"), 1),
+    **dict.fromkeys(("max_epochs", "query_epochs", "batch_size", "n_top_genes", "n_pcs", "checkpoint_every"), 1),
     "n_neighbors": 2,
     **dict.fromkeys(
         ("min_genes", "max_genes", "min_counts", "max_counts", "max_pct_mt", "min_cells", "seed", "random_state"), 0

@@ -275,24 +275,27 @@ def _check_manifest(manifest: Any) -> tuple[pd.Index, dict[str, Any]]:
 
 
 @contextmanager
-def _replaced_atomically(target: Path, overwrite: bool) -> Iterator[Path]:
+def _replaced_atomically(
+    target: Path, overwrite: bool, own_files: frozenset[str] = MODEL_DIR_FILES, what: str = "model"
+) -> Iterator[Path]:
     """A new empty folder next to ``target`` to write into; when the block ends without error it becomes ``target``.
 
     The files are synced to disk before the rename. On an error (or an interrupt) the new folder is removed and
-    ``target`` is left as it was.
+    ``target`` is left as it was. An existing ``target`` is replaced only with ``overwrite`` and only if it holds
+    nothing but ``own_files`` (the files of a saved ``what``).
     """
     if target.exists() or target.is_symlink():
         if not overwrite:
             raise ValueError(
-                f"{target} already exists: pass overwrite=True to replace the model saved there, or choose another "
+                f"{target} already exists: pass overwrite=True to replace the {what} saved there, or choose another "
                 "folder."
             )
         if not target.is_dir():
             raise ValueError(f"{target} exists and is not a folder; choose another path.")
-        foreign = sorted(entry.name for entry in target.iterdir() if entry.name not in MODEL_DIR_FILES)
+        foreign = sorted(entry.name for entry in target.iterdir() if entry.name not in own_files)
         if foreign:
             raise ValueError(
-                f"{target} holds files that are not part of a saved model ({', '.join(foreign[:5])}); overwrite=True "
+                f"{target} holds files that are not part of a saved {what} ({', '.join(foreign[:5])}); overwrite=True "
                 "replaces the whole folder, so save into a new or empty folder."
             )
     target.parent.mkdir(parents=True, exist_ok=True)

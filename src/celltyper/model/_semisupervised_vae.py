@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 import numpy as np
@@ -27,6 +28,7 @@ from celltyper.module._vae import GeneLikelihood
 from celltyper.train._semisupervised import SemiSupervisedTrainingPlan
 
 from ._arguments import check_batch_size, check_fraction, check_int, check_max_epochs, n_training_cells
+from ._checkpoints import with_checkpointing
 from ._setup import check_category_column, check_label_column, register_fields
 from ._streaming import row_block, rows_at
 from ._vae import CountVAE
@@ -168,6 +170,9 @@ class SemiSupervisedCountVAE(SemisupervisedTrainingMixin, CountVAE):
         devices: int | list[int] | str = "auto",
         datasplitter_kwargs: dict | None = None,
         plan_kwargs: dict | None = None,
+        checkpoint_dir: str | os.PathLike | None = None,
+        checkpoint_every: int | None = None,
+        resume_from: str | os.PathLike | None = None,
         **trainer_kwargs,
     ):
         """Train with scvi-tools' SemiSupervisedDataSplitter, SemiSupervisedTrainingPlan and Trainer.
@@ -196,9 +201,18 @@ class SemiSupervisedCountVAE(SemisupervisedTrainingMixin, CountVAE):
             Passed to :class:`scvi.dataloaders.SemiSupervisedDataSplitter` (e.g. ``drop_last``).
         plan_kwargs
             Passed to :class:`scvi.train.SemiSupervisedTrainingPlan`; they win over the arguments above.
+        checkpoint_dir, checkpoint_every
+            Save a checkpoint every ``checkpoint_every`` epochs into the folder ``checkpoint_dir`` (replaced atomically
+            at each save; safetensors + JSON, never a pickle). Pass both or neither.
+        resume_from
+            A ``checkpoint_dir`` of an interrupted run: build the model as for that run (same data, settings and
+            ``scvi.settings.seed``) and call ``train`` with the same arguments plus ``resume_from``; the weights,
+            optimizer, epoch counter, history and random generators are restored and training goes on to
+            ``max_epochs``.
         **trainer_kwargs
             Passed to :class:`scvi.train.Trainer`.
         """
+        trainer_kwargs = with_checkpointing(self, trainer_kwargs, checkpoint_dir, checkpoint_every, resume_from)
         check_max_epochs(max_epochs)
         check_batch_size(batch_size)
         n_training_cells(self.adata.n_obs, train_size, validation_size, batch_size)

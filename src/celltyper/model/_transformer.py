@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 from collections.abc import Callable
 from typing import Literal
@@ -25,6 +26,7 @@ from celltyper.train import BalancedDataSplitter, ClassifierTrainingPlan, Restor
 from celltyper.train._classifier import stratified_split
 
 from ._arguments import check_fraction, check_int
+from ._checkpoints import with_checkpointing
 from ._model_io import SafeModelIOMixin
 from ._setup import check_category_column, check_label_column, register_fields
 from ._streaming import ClassStatistics, row_chunks
@@ -296,6 +298,9 @@ class CellTypeTransformer(SafeModelIOMixin, UnsupervisedTrainingMixin, BaseModel
         devices: int | list[int] | str = "auto",
         datasplitter_kwargs: dict | None = None,
         plan_kwargs: dict | None = None,
+        checkpoint_dir: str | os.PathLike | None = None,
+        checkpoint_every: int | None = None,
+        resume_from: str | os.PathLike | None = None,
         **trainer_kwargs,
     ):
         """Train on the labelled cells with scvi-tools' Trainer; the history lands in ``model.history``.
@@ -339,9 +344,18 @@ class CellTypeTransformer(SafeModelIOMixin, UnsupervisedTrainingMixin, BaseModel
             Passed to :class:`celltyper.train.BalancedDataSplitter`.
         plan_kwargs
             Passed to :class:`celltyper.train.ClassifierTrainingPlan` (they win over ``lr`` and ``weight_decay``).
+        checkpoint_dir, checkpoint_every
+            Save a checkpoint every ``checkpoint_every`` epochs into the folder ``checkpoint_dir`` (replaced atomically
+            at each save; safetensors + JSON, never a pickle). Pass both or neither.
+        resume_from
+            A ``checkpoint_dir`` of an interrupted run: build the model as for that run (same data, settings and
+            ``scvi.settings.seed``) and call ``train`` with the same arguments plus ``resume_from``; the weights,
+            optimizer, epoch counter, history and random generators are restored and training goes on to
+            ``max_epochs``.
         **trainer_kwargs
             Passed to :class:`scvi.train.Trainer` (e.g. ``enable_progress_bar=False``).
         """
+        trainer_kwargs = with_checkpointing(self, trainer_kwargs, checkpoint_dir, checkpoint_every, resume_from)
         check_int("max_epochs", max_epochs, 1)
         check_int("batch_size", batch_size, 1)
         modes = {"validation_loss": "min", "validation_macro_f1": "max"}

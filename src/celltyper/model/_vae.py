@@ -24,6 +24,7 @@ from celltyper.train import BackedDataSplitter, TrainingPlan
 from celltyper.train._backed import anndata_loader
 
 from ._arguments import check_batch_size, check_fraction, check_int, check_max_epochs, n_training_cells
+from ._checkpoints import with_checkpointing
 from ._genes import in_model_gene_order
 from ._model_io import SafeModelIOMixin
 from ._query_mapping import (
@@ -214,6 +215,9 @@ class CountVAE(SafeModelIOMixin, RNASeqMixin, VAEMixin, ArchesMixin, Unsupervise
         validation_size: float | None = None,
         datasplitter_kwargs: dict | None = None,
         plan_kwargs: dict | None = None,
+        checkpoint_dir: str | os.PathLike | None = None,
+        checkpoint_every: int | None = None,
+        resume_from: str | os.PathLike | None = None,
         **trainer_kwargs,
     ):
         """Train with scvi-tools' DataSplitter, TrainingPlan and Trainer; the history lands in ``model.history``.
@@ -243,9 +247,18 @@ class CountVAE(SafeModelIOMixin, RNASeqMixin, VAEMixin, ArchesMixin, Unsupervise
             Passed to :class:`scvi.dataloaders.DataSplitter`.
         plan_kwargs
             Passed to :class:`scvi.train.TrainingPlan` (they win over ``lr`` and ``n_epochs_kl_warmup``).
+        checkpoint_dir, checkpoint_every
+            Save a checkpoint every ``checkpoint_every`` epochs into the folder ``checkpoint_dir`` (replaced atomically
+            at each save; safetensors + JSON, never a pickle). Pass both or neither.
+        resume_from
+            A ``checkpoint_dir`` of an interrupted run: build the model as for that run (same data, settings and
+            ``scvi.settings.seed``) and call ``train`` with the same arguments plus ``resume_from``; the weights,
+            optimizer, epoch counter, history and random generators are restored and training goes on to
+            ``max_epochs``.
         **trainer_kwargs
             Passed to :class:`scvi.train.Trainer` (e.g. ``early_stopping_patience``, ``enable_progress_bar``).
         """
+        trainer_kwargs = with_checkpointing(self, trainer_kwargs, checkpoint_dir, checkpoint_every, resume_from)
         check_max_epochs(max_epochs)
         check_batch_size(batch_size)
         _, n_validation = n_training_cells(self.adata.n_obs, train_size, validation_size, batch_size)

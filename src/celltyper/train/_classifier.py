@@ -97,6 +97,7 @@ class BalancedDataSplitter(DataSplitter):
         batches = adata_manager.get_from_registry(REGISTRY_KEYS.BATCH_KEY).ravel()
         self.weights = balanced_weights(labels[indexing[0]], batches[indexing[0]], class_balance)
         self.seed = seed
+        self.generator = torch.Generator().manual_seed(seed)
 
     def train_dataloader(self) -> DataLoader:
         """Minibatches of ``batch_size`` cells drawn with :func:`balanced_weights`, one dataset call per batch."""
@@ -106,11 +107,18 @@ class BalancedDataSplitter(DataSplitter):
             dataset = self.adata_manager.create_torch_dataset(
                 indices=self.train_idx, load_sparse_tensor=self.load_sparse_tensor
             )
-        generator = torch.Generator().manual_seed(self.seed)
-        cells = WeightedRandomSampler(self.weights, num_samples=len(self.train_idx), generator=generator)
+        cells = WeightedRandomSampler(self.weights, num_samples=len(self.train_idx), generator=self.generator)
         batch_size = self.data_loader_kwargs.get("batch_size", 128)
         # batch_size=None: the sampler already yields index lists, as in scvi's AnnDataLoader
         return DataLoader(dataset, sampler=BatchSampler(cells, batch_size, drop_last=False), batch_size=None)
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """The sampler's generator state, saved in training checkpoints so that a resumed run draws on from it."""
+        return {"generator": self.generator.get_state()}
+
+    def load_state_dict(self, state_dict: dict[str, torch.Tensor]) -> None:
+        """Set the sampler's generator to the state of a training checkpoint."""
+        self.generator.set_state(state_dict["generator"])
 
 
 class ClassifierTrainingPlan(TrainModeMixin, ScviTrainingPlan):
@@ -217,6 +225,14 @@ class RestoreBestWeights(pl.Callback):
         if self.sign * float(value) >= self.best:
             self.best = self.sign * float(value)
             self.state = copy.deepcopy(pl_module.module.state_dict())
+
+    def state_dict(self) -> dict:
+        """The best value so far and its weights, saved in training checkpoints."""
+        return {"best": self.best, "state": self.state}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """The best value and weights of a training checkpoint."""
+        self.best, self.state = state_dict["best"], state_dict["state"]
 
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Load the best weights back into the module."""
