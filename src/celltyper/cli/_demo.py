@@ -48,6 +48,7 @@ def run_demo(config: dict) -> dict[str, Path]:
     timings["prepare"] = time.perf_counter() - start
 
     common = {"input": prepared, "labels_key": labels_key, "batch_key": batch_key, "layer": "counts", "seed": seed}
+    common |= {"checkpoint_every": None, "resume": False}  # a demo trains for a minute: no checkpoints
     start = _step("3/5 train CountVAE (batch-corrected latent space)")
     vae = {**config["vae"], **common, "model": "vae", "out": out / "vae", "holdout": 0.0, "umap": True}
     vae_written = run_train(vae)
