@@ -54,7 +54,8 @@ def main() -> None:
     detail = pd.DataFrame(per_transfer)
     detail_lines = ["| transfer | " + " | ".join(detail.columns) + " |", "|---|" + "---:|" * len(detail.columns)]
     detail_lines += [f"| {t} | " + " | ".join(f"{v:+.3f}" for v in row) + " |" for t, row in detail.iterrows()]
-    (out / "choices.md").write_text("\n".join([*lines, "", *detail_lines, ""]))
+    front = ["---", "orphan: true", "---", "", "# transfer_labels variants on the validation suite", ""]
+    (out / "choices.md").write_text("\n".join([*front, *lines, "", *detail_lines, ""]))
     if args.docs_page is not None:
         command = "python benchmarks/validation_choices.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
         replace_section(args.docs_page, "validation-choices", "\n".join([f"`{command}`", "", *lines]))
