@@ -320,13 +320,13 @@ def transfer_labels(
         set_libraries(reference_data, query_data, genes)
         selected, excluded = model_genes(reference_data, query_data, genes, n_top_genes, max_gene_shift)
         reference_data, query_data = reference_data[:, selected].copy(), query_data[:, selected].copy()
-        reference_data = _without_empty_reference_cells(reference_data)
     bar.update()
 
     step("classifier")
     empty = np.asarray(query_data.X.sum(axis=1)).ravel() == 0  # no counts on the genes the models read
     if empty.all():
         raise ValueError(f"None of the query's cells has counts on the {query_data.n_vars} genes the models read.")
+    reference_data = _without_empty_reference_cells(reference_data)
     settings = dict(classifier_kwargs or {})
     if classifier == "vae":
         vae = {"max_epochs": max_epochs, "query_max_epochs": query_max_epochs, "model_kwargs": model_kwargs}
