@@ -29,11 +29,10 @@ import pandas as pd
 import safetensors.torch
 import torch
 from lightning.fabric.plugins import CheckpointIO
-from safetensors import SafetensorError
 from scvi.train._logger import SimpleExperiment, SimpleLogger
 
 from ._json_codec import decode, encode
-from ._model_files import _refuse_constant, _replaced_atomically
+from ._model_files import _refuse_constant, _replaced_atomically, read_checked_tensors
 
 CHECKPOINT_FILE = "checkpoint.json"
 CHECKPOINT_WEIGHTS_FILE = "checkpoint.safetensors"
@@ -124,23 +123,12 @@ def read_checkpoint_dir(path: str | os.PathLike) -> dict[str, Any]:
     """
     path = Path(path)
     manifest = read_checkpoint_manifest(path)
-    weights_path = path / CHECKPOINT_WEIGHTS_FILE
-    if not weights_path.is_file():
-        raise ValueError(f"{weights_path} is missing; {path / CHECKPOINT_FILE} needs it.")
-    weights = weights_path.read_bytes()
-    if hashlib.sha256(weights).hexdigest() != manifest["weights_sha256"]:
-        raise ValueError(
-            f"{weights_path} does not match the checksum recorded in {path / CHECKPOINT_FILE}: it is truncated or "
-            "was changed after saving."
-        )
-    try:
-        tensors = safetensors.torch.load(weights)
-    except SafetensorError as error:
-        raise ValueError(f"{weights_path} is not a readable safetensors file ({error}).") from error
+    tensors = read_checked_tensors(path / CHECKPOINT_WEIGHTS_FILE, path / CHECKPOINT_FILE, manifest["weights_sha256"])
     try:
         checkpoint = _put_tensors(decode(manifest["checkpoint"], "checkpoint"), tensors)
     except (KeyError, TypeError) as error:
-        raise ValueError(f"{path / CHECKPOINT_FILE} does not match {weights_path}: {error}") from error
+        weights = path / CHECKPOINT_WEIGHTS_FILE
+        raise ValueError(f"{path / CHECKPOINT_FILE} does not match {weights}: {error}") from error
     if not isinstance(checkpoint, dict):
         raise ValueError(f"{path / CHECKPOINT_FILE}: 'checkpoint' must be a mapping.")
     return checkpoint

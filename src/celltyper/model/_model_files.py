@@ -225,20 +225,38 @@ def read_model_dir(path: str | os.PathLike) -> SavedModel:
         var_names, attributes = _check_manifest(manifest)
     except ValueError as error:
         raise ValueError(f"{manifest_path} is not a celltyper model description: {error}") from error
-    weights_path = path / WEIGHTS_FILE
+    state_dict = read_checked_tensors(
+        path / WEIGHTS_FILE,
+        manifest_path,
+        manifest["weights_sha256"],
+        missing_hint=" Copy the whole model folder.",
+        changed_hint=" Copy the whole model folder again, or save the model again.",
+    )
+    return SavedModel(path, manifest["model_class"], var_names, attributes, state_dict)
+
+
+def read_checked_tensors(
+    weights_path: Path, manifest_path: Path, sha256: str, *, missing_hint: str = "", changed_hint: str = ""
+) -> dict[str, torch.Tensor]:
+    """The tensors of the safetensors file ``weights_path``, after checking it against the SHA-256 its manifest holds.
+
+    Raises
+    ------
+    ValueError
+        The file is missing, does not match ``sha256`` (truncated or changed after saving), or is no safetensors file.
+    """
     if not weights_path.is_file():
-        raise ValueError(f"{weights_path} is missing; {manifest_path} needs it. Copy the whole model folder.")
+        raise ValueError(f"{weights_path} is missing; {manifest_path} needs it.{missing_hint}")
     weights = weights_path.read_bytes()
-    if hashlib.sha256(weights).hexdigest() != manifest["weights_sha256"]:
+    if hashlib.sha256(weights).hexdigest() != sha256:
         raise ValueError(
             f"{weights_path} does not match the checksum recorded in {manifest_path}: it is truncated or was changed "
-            "after saving. Copy the whole model folder again, or save the model again."
+            f"after saving.{changed_hint}"
         )
     try:
-        state_dict = safetensors.torch.load(weights)
+        return safetensors.torch.load(weights)
     except SafetensorError as error:
         raise ValueError(f"{weights_path} is not a readable safetensors file ({error}).") from error
-    return SavedModel(path, manifest["model_class"], var_names, attributes, state_dict)
 
 
 def _refuse_constant(name: str) -> None:
