@@ -55,31 +55,12 @@ def test_annotates_the_query_and_leaves_its_data_alone(split, tmp_path):
     assert (query.layers["counts"] != counts).nnz == 0
     assert query.var_names.equals(var_names) and list(reference.obs) == reference_obs
 
-    # A second query with the already-trained reference model: no reference training, its own key.
+    # A second query with the fitted annotator: nothing fitted again, its own key.
     other = split[1].copy()
-    again = ct.tl.transfer_labels(
-        reference,
-        other,
-        "cell_type",
-        layer="counts",
-        reference_model=result.reference_model,
-        key_added="ct2",
-        query_max_epochs=2,
-        **QUIET,
-    )
-    assert again.reference_model is result.reference_model
-    assert "ct2_prediction" in other.obs and again.gene_overlap == 1.0
-    assert list(again.used_genes) == list(result.used_genes)
-
-    # The reference model saved and read back (safe files) serves again; its folder name is not a model.
-    result.reference_model.save(tmp_path / "reference", save_anndata=True)
-    loaded = type(result.reference_model).load(tmp_path / "reference", accelerator="cpu")
-    third = ct.tl.transfer_labels(
-        reference, split[1].copy(), "cell_type", layer="counts", reference_model=loaded, query_max_epochs=2, **QUIET
-    )
-    assert list(third.used_genes) == list(result.used_genes)
-    with pytest.raises(TypeError, match=r"not a PosixPath; read a saved one back with ct\.CountVAE\.load"):
-        ct.tl.transfer_labels(reference, other, "cell_type", layer="counts", reference_model=tmp_path / "reference")
+    annotation = result.annotator.annotate(other, key_added="ct2", query_max_epochs=2, progress_bar=False)
+    assert "ct2_prediction" in other.obs and annotation.genes.fraction == 1.0
+    assert annotation.n_genes_used == len(result.used_genes)
+    assert (other.obs["ct2_prediction"] != "Unknown").mean() > 0.9
 
 
 def test_query_cells_without_counts_are_unknown_with_confidence_zero(split):

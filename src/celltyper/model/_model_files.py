@@ -339,8 +339,11 @@ def _replaced_atomically(
 
 
 def _sync(folder: Path) -> None:
-    """Flush the files of ``folder`` and the folder itself to disk, so that the rename publishes complete files."""
+    """Flush the files of ``folder`` (its sub-folders too) and the folder to disk, so a rename publishes them whole."""
     for entry in folder.iterdir():
+        if entry.is_dir():
+            _sync(entry)
+            continue
         with open(entry, "rb") as file:
             os.fsync(file.fileno())
     descriptor = os.open(folder, os.O_RDONLY)

@@ -1,6 +1,8 @@
 """Tools that compute results into an AnnData (scanpy's ``tl``): label transfer and its parts."""
 
 from ._annotate_h5ad import annotate_h5ad
+from ._annotate_query import Annotation
+from ._annotator import Annotator
 from ._calibration import TemperatureScaling, fit_temperature
 from ._class_prior import change_class_prior
 from ._classifiers import CLASSIFIERS, LinearClassifier, ReferenceClassifier, TransformerClassifier, VAEClassifier
@@ -12,6 +14,8 @@ from ._transfer import TransferResult, transfer_labels
 from ._unknown import unknown_calls
 
 __all__ = [
+    "Annotation",
+    "Annotator",
     "CLASSIFIERS",
     "GeneOverlap",
     "LinearClassifier",

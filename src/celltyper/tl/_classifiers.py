@@ -93,11 +93,40 @@ class LinearClassifier(ReferenceClassifier):
         return self
 
     def predict_proba(self, adata: AnnData) -> np.ndarray:
-        return self.model.predict_proba(normalized(adata))
+        return self.predict_proba_normalized(normalized(adata))
+
+    def predict_proba_normalized(self, expression) -> np.ndarray:
+        """Class probabilities of cells × genes log1p(CP10k) expression (what :meth:`predict_proba` computes first)."""
+        return self.model.predict_proba(expression)
 
     @property
     def classes(self) -> list[str]:
         return [str(c) for c in self.model.classes_]
+
+    def weights(self) -> dict[str, np.ndarray]:
+        """The fitted model as arrays: ``coef`` (classes × genes) and ``intercept`` (classes)."""
+        return {"coef": self.model.coef_, "intercept": self.model.intercept_}
+
+    @classmethod
+    def from_weights(cls, C: float, classes: list[str], coef: np.ndarray, intercept: np.ndarray) -> LinearClassifier:
+        """The classifier :meth:`weights` describe, predicting exactly as the fitted one did (scikit-learn's own code).
+
+        Raises
+        ------
+        ValueError
+            If the shapes of ``coef`` and ``intercept`` do not fit ``classes``.
+        """
+        n_rows = 1 if len(classes) == 2 else len(classes)  # scikit-learn keeps one row for two classes
+        if coef.ndim != 2 or coef.shape[0] != n_rows or intercept.shape != (n_rows,):
+            raise ValueError(
+                f"Linear weights of shape {coef.shape} and {intercept.shape} do not fit {len(classes)} classes."
+            )
+        classifier = cls(C)
+        classifier.model = LogisticRegression(C=C, class_weight="balanced", max_iter=1000)
+        classifier.model.classes_ = np.asarray(classes, dtype=object)
+        classifier.model.coef_, classifier.model.intercept_ = coef, intercept
+        classifier.model.n_features_in_ = coef.shape[1]
+        return classifier
 
 
 class VAEClassifier(ReferenceClassifier):

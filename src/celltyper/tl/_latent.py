@@ -7,6 +7,8 @@ data (``docs/transfer.md``, *Speed*).
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 from anndata import AnnData
 
@@ -57,16 +59,21 @@ def train_reference_model(
 
 
 def map_query(
-    reference_model: CountVAE, query: AnnData, max_epochs: int | None = None, train_kwargs: dict | None = None
+    reference_model: CountVAE | str | os.PathLike,
+    query: AnnData,
+    max_epochs: int | None = None,
+    train_kwargs: dict | None = None,
 ) -> CountVAE:
     """scArches: the reference model with new batch slots for the query's batches, only those trained on ``query``.
 
-    Everything the reference's cells pass through stays as it was (the decoder's batch norm included), and weight
-    decay is off so that the frozen weights do not shrink.
+    ``reference_model`` is a trained model, or the folder a :class:`~celltyper.CountVAE` was saved in. Everything the
+    reference's cells pass through stays as it was (the decoder's batch norm included), and weight decay is off so
+    that the frozen weights do not shrink.
     """
     if isinstance(reference_model, SemiSupervisedCountVAE):
         query.obs[LABELS] = UNKNOWN
-    model = type(reference_model).load_query_data(query, reference_model, freeze_batchnorm_decoder=True)
+    model_class = type(reference_model) if isinstance(reference_model, CountVAE) else CountVAE
+    model = model_class.load_query_data(query, reference_model, freeze_batchnorm_decoder=True)
     epochs = max_epochs or epochs_for(query.n_obs, QUERY_CELL_BUDGET, min_epochs=3)
     train_kwargs = _train_kwargs(train_kwargs)
     if isinstance(model, SemiSupervisedCountVAE):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -17,10 +15,6 @@ from ._classifiers import BATCH, LABELS, LIBRARY, LinearClassifier
 from ._genes import GeneOverlap, align_genes, highly_variable_genes
 from ._shifted_genes import shifted_genes
 from ._threads import resolve_threads
-from ._unknown import check_thresholds
-
-if TYPE_CHECKING:
-    from celltyper.model import CountVAE
 
 #: obs columns of the reference copy: the held-out calibration cells, and every cell's label (held-out ones included).
 CALIBRATION, TRUE_LABELS = "_celltyper_calibration", "_celltyper_true_labels"
@@ -38,26 +32,31 @@ def _check_counts(name: str, adata: AnnData, layer: str | None) -> None:
         )
 
 
-def check_inputs(
-    reference, query, labels_key, layer, batch_key, thresholds, classifier, class_prior, n_threads, choices
-) -> None:
-    """Raise, before anything is trained, for every input transfer_labels cannot use.
+def check_query(query: AnnData, layer: str | None) -> None:
+    """Raise for a query label transfer cannot read: no cells, duplicate genes, or no raw counts in ``layer``."""
+    _check_data("query", query, layer)
+
+
+def _check_data(name: str, adata: AnnData, layer: str | None) -> None:
+    if layer is not None and layer not in adata.layers:
+        raise KeyError(f"layer {layer!r} is not in {name}.layers ({list(adata.layers)}).")
+    if adata.n_obs == 0:
+        raise ValueError(f"The {name} has no cells.")
+    if not adata.var_names.is_unique:
+        raise ValueError(f"{name}.var_names has duplicates; call {name}.var_names_make_unique() first.")
+    _check_counts(name, adata, layer)
+
+
+def check_reference(reference, labels_key, layer, batch_key, classifier, class_prior, n_threads, choices) -> None:
+    """Raise, before anything is trained, for every reference or setting label transfer cannot use.
 
     ``choices`` are the allowed ``classifier`` and ``class_prior`` values.
     """
     if labels_key not in reference.obs:
         raise KeyError(f"labels_key {labels_key!r} is not a column of reference.obs (columns: {list(reference.obs)}).")
-    for name, adata in (("reference", reference), ("query", query)):
-        if layer is not None and layer not in adata.layers:
-            raise KeyError(f"layer {layer!r} is not in {name}.layers ({list(adata.layers)}).")
-        if adata.n_obs == 0:
-            raise ValueError(f"The {name} has no cells.")
-        if not adata.var_names.is_unique:
-            raise ValueError(f"{name}.var_names has duplicates; call {name}.var_names_make_unique() first.")
-        _check_counts(name, adata, layer)
+    _check_data("reference", reference, layer)
     if batch_key is not None and batch_key not in reference.obs:
         raise KeyError(f"batch_key {batch_key!r} is not a column of reference.obs.")
-    check_thresholds(*thresholds)
     classifiers, priors = choices
     if classifier not in classifiers:
         raise ValueError(f"classifier must be one of {classifiers}, not {classifier!r}.")
@@ -98,18 +97,11 @@ def reference_copy(reference, labels_key, layer, batch_key, calibration_fraction
     return adata
 
 
-def model_reference_copy(reference_model: CountVAE) -> AnnData:
-    """The reference copy an earlier call trained ``reference_model`` on: its genes, labels and held-out cells.
-
-    Its genes are fixed, so every cell is normalised by its total over them, on both sides (no shared-gene library).
-    """
-    adata = AnnData(X=reference_model.adata.X, obs=reference_model.adata.obs.drop(columns=LIBRARY, errors="ignore"))
-    adata.var_names = reference_model.adata.var_names
-    return adata
-
-
 def query_copy(query: AnnData, reference_data: AnnData, layer, batch_key, min_gene_overlap) -> tuple:
-    """The query's counts on the reference's genes (zero where missing), its batches, and the gene overlap."""
+    """The query's counts on the reference's genes (zero where missing), its batches, and the gene overlap.
+
+    ``reference_data`` only lends its genes (``var``): the reference copy, or an annotator's gene table.
+    """
     aligned, genes = align_genes(query, reference_data, layer=layer, min_gene_overlap=0.0)
     shared = min(reference_data.n_vars, query.n_vars)
     if genes.n_found < min_gene_overlap * shared:

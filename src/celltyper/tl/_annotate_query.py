@@ -1,0 +1,195 @@
+"""What an :class:`~celltyper.tl.Annotator` computes for a query, and the keys it writes into the query."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from anndata import AnnData
+
+from celltyper import _keys as keys
+from celltyper._keys import UNKNOWN
+from celltyper.model import CountVAE
+
+from ._classifiers import LIBRARY, VAEClassifier, normalized
+from ._fit_classifier import calibrated
+from ._genes import GeneOverlap
+from ._latent import map_query
+from ._majority_voting import majority_vote
+from ._novelty import query_novelty
+from ._transfer_data import query_copy
+from ._unknown import check_thresholds, unknown_calls
+
+if TYPE_CHECKING:
+    from ._annotator import Annotator
+
+#: Below this fraction of the annotator's genes found in a query, predictions are less reliable: a warning.
+WARN_GENES_FOUND = 0.8
+
+
+@dataclass
+class Annotation:
+    """What :meth:`~celltyper.tl.Annotator.annotate` computed for a query.
+
+    Attributes
+    ----------
+    prediction
+        Cell type or ``"Unknown"`` of each query cell.
+    confidence
+        Calibrated probability of each cell's top type (0 for cells without counts on the annotator's genes).
+    novelty
+        How unlike its predicted type each cell's query cluster is, in [0, 1].
+    clusters
+        Leiden cluster of each query cell (computed on the query alone; ``"empty"`` for cells without counts).
+    probabilities
+        Calibrated class probabilities, cells × cell types.
+    genes
+        How many of the reference's genes the query has (:class:`~celltyper.tl.GeneOverlap`).
+    n_genes_used
+        Genes the classifier reads; ``n_genes_used_found`` of them are in the query.
+    query_model
+        The latent model after scArches mapping of this query, or ``None``.
+    latent
+        Each cell's position in the latent space (NaN for cells without counts), or ``None``.
+    """
+
+    prediction: np.ndarray = field(repr=False)
+    confidence: np.ndarray = field(repr=False)
+    novelty: np.ndarray = field(repr=False)
+    clusters: np.ndarray = field(repr=False)
+    probabilities: pd.DataFrame = field(repr=False)
+    genes: GeneOverlap
+    n_genes_used: int
+    n_genes_used_found: int
+    query_model: CountVAE | None = field(repr=False)
+    latent: np.ndarray | None = field(repr=False)
+
+    @staticmethod
+    def check_rule(unknown_threshold: float, novelty_threshold: float) -> None:
+        """Raise a ``ValueError`` for thresholds of the Unknown rule outside their ranges."""
+        check_thresholds(unknown_threshold, novelty_threshold)
+
+    def write(self, query: AnnData, key_added: str, majority_voting: bool, settings: dict[str, Any]) -> None:
+        """Write the documented ``obs`` / ``obsm`` / ``uns`` keys into ``query``."""
+        categories = [*self.probabilities.columns, UNKNOWN]
+        query.obs[keys.prediction_key(key_added)] = pd.Categorical(self.prediction, categories=categories)
+        query.obs[keys.confidence_key(key_added)] = self.confidence
+        query.obs[keys.novelty_key(key_added)] = self.novelty
+        if self.latent is not None:
+            query.obsm[keys.latent_key(key_added)] = self.latent
+        if majority_voting:
+            voted, agreement = majority_vote(self.prediction, self.clusters)
+            used = [c for c in categories if c in set(voted)]
+            query.obs[keys.majority_voting_key(key_added)] = pd.Categorical(voted, categories=used)
+            query.obs[keys.cluster_key(key_added)] = pd.Categorical(self.clusters)
+            query.obs[keys.cluster_agreement_key(key_added)] = agreement
+        query.uns[key_added] = {
+            **{k: v for k, v in settings.items() if k != "train_kwargs" and v is not None},
+            "gene_overlap": self.genes.fraction,
+            "n_reference_genes": self.genes.n_reference_genes,
+            "n_genes_found": self.genes.n_found,
+            "n_genes_used": self.n_genes_used,
+            "n_genes_used_found": self.n_genes_used_found,
+            "majority_voting": majority_voting,
+        }
+
+
+def check_query_has_counts(query_data: AnnData) -> np.ndarray:
+    """Which query cells have no counts on the genes the models read; a ``ValueError`` if none has any."""
+    empty = np.asarray(query_data.X.sum(axis=1)).ravel() == 0
+    if empty.all():
+        raise ValueError(f"None of the query's cells has counts on the {query_data.n_vars} genes the models read.")
+    return empty
+
+
+def _query_on_annotator_genes(annotator: Annotator, query: AnnData, layer, batch_key) -> tuple:
+    """The query's counts on the annotator's genes, each cell's library over every gene it shares with the reference."""
+    genes = AnnData(var=annotator.gene_table)
+    query_data, overlap = query_copy(query, genes, layer, batch_key, annotator.settings["min_gene_overlap"])
+    query_data.obs[LIBRARY] = np.asarray(query_data.X.sum(axis=1)).ravel()  # zero where the query lacks a gene
+    found = int((~annotator.genes.isin(overlap.missing)).sum())
+    if found < annotator.settings["min_gene_overlap"] * len(annotator.genes):
+        raise ValueError(
+            f"The query has only {found:,} of the {len(annotator.genes):,} genes the annotator reads; at least "
+            f"{annotator.settings['min_gene_overlap']:.0%} are needed. Check that the query names genes as the "
+            "reference did (symbols or Ensembl ids in var_names or var['gene_ids']) and comes from the same species."
+        )
+    if found < WARN_GENES_FOUND * len(annotator.genes):
+        warnings.warn(
+            f"The query lacks {len(annotator.genes) - found:,} of the {len(annotator.genes):,} genes the annotator "
+            "reads (they count as zero); its predictions may be less reliable than the model card's.",
+            UserWarning,
+            stacklevel=4,
+        )
+    return query_data[:, annotator.genes].copy(), overlap, found
+
+
+def annotate_query(
+    annotator: Annotator, query: AnnData, layer, batch_key, rule, latent, query_max_epochs, random_state, progress_bar
+) -> Annotation:
+    """Predict, score the novelty of, call Unknown and (``latent``) map every cell of ``query``."""
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=3 if latent else 2, desc="annotating", disable=not progress_bar, leave=False)
+    query_data, overlap, found = _query_on_annotator_genes(annotator, query, layer, batch_key)
+    empty = check_query_has_counts(query_data)
+    classifier = annotator.classifier
+    if isinstance(classifier, VAEClassifier):
+        classifier.query_max_epochs = query_max_epochs
+    raw = classifier.predict_proba(query_data[~empty])
+    probabilities = calibrated(raw, annotator.trained_prior, annotator.target_prior, annotator.calibration)
+    classes = classifier.classes
+    bar.update()
+
+    predicted = np.asarray(classes, dtype=object)[probabilities.argmax(1)]
+    novelty, confidence = np.ones(query.n_obs), np.zeros(query.n_obs)
+    clusters = np.full(query.n_obs, "empty", dtype=object)
+    clusters[~empty], novelty[~empty] = query_novelty(
+        normalized(query_data[~empty]),
+        predicted,
+        annotator.profiles,
+        annotator.settings["leiden_resolution"],
+        random_state,
+    )
+    confidence[~empty] = probabilities.max(1)
+    prediction = np.full(query.n_obs, UNKNOWN, dtype=object)
+    prediction[~empty] = predicted
+    prediction[unknown_calls(confidence, novelty, **rule)] = UNKNOWN
+    bar.update()
+
+    query_model, position = None, None
+    if latent:
+        if isinstance(classifier, VAEClassifier):
+            query_model = classifier.query_model
+        else:
+            cells = query_data[~empty].copy()
+            query_model = map_query(annotator.latent_model, cells, query_max_epochs, annotator.settings["train_kwargs"])
+        position = np.full((query.n_obs, query_model.module.n_latent), np.nan, dtype=np.float32)
+        position[~empty] = query_model.get_latent_representation()
+        bar.update()
+    bar.close()
+
+    all_probabilities = np.zeros((query.n_obs, len(classes)))
+    all_probabilities[~empty] = probabilities
+    if empty.any():
+        warnings.warn(
+            f"{int(empty.sum())} query cells have no counts on the {query_data.n_vars} genes the models read; they are "
+            "'Unknown' with confidence 0" + (" and no latent position (NaN)." if latent else "."),
+            UserWarning,
+            stacklevel=4,
+        )
+    return Annotation(
+        prediction=prediction,
+        confidence=confidence,
+        novelty=novelty,
+        clusters=clusters,
+        probabilities=pd.DataFrame(all_probabilities, index=query.obs_names, columns=classes),
+        genes=overlap,
+        n_genes_used=len(annotator.genes),
+        n_genes_used_found=found,
+        query_model=query_model,
+        latent=position,
+    )
