@@ -144,3 +144,19 @@ def test_only_the_linear_classifier_is_saved(split, tmp_path):
     )
     with pytest.raises(ValueError, match="supports the linear classifier"):
         annotator.save(tmp_path / "annotator")
+
+
+def test_streaming_an_h5ad_gives_the_in_memory_numbers(annotator, split, tmp_path):
+    query = split[1][:, ::-1].copy()  # genes in another order
+    query.layers["counts"][:2] = 0  # two cells without counts
+    path = tmp_path / "query.h5ad"
+    query.write_h5ad(path)
+
+    table = ct.tl.annotate_h5ad(annotator, path, chunk_size=70, annotated=tmp_path / "annotated.h5ad")
+
+    in_memory = query.copy()
+    annotator.annotate(in_memory, novelty_threshold=1.0, **QUIET)  # streaming computes no cluster novelty
+    expected = in_memory.obs["celltyper_prediction"].astype(str).to_numpy()
+    np.testing.assert_array_equal(table["celltyper_prediction"].astype(str).to_numpy(), expected)
+    np.testing.assert_allclose(table["celltyper_confidence"], in_memory.obs["celltyper_confidence"], atol=1e-5)
+    assert (table["celltyper_prediction"].iloc[:2] == "Unknown").all()

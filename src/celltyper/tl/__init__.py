@@ -1,5 +1,6 @@
 """Tools that compute results into an AnnData (scanpy's ``tl``): label transfer and its parts."""
 
+from ._annotate import annotate
 from ._annotate_h5ad import annotate_h5ad
 from ._annotate_query import Annotation
 from ._annotator import Annotator
@@ -25,6 +26,7 @@ __all__ = [
     "TransformerClassifier",
     "VAEClassifier",
     "align_genes",
+    "annotate",
     "annotate_h5ad",
     "change_class_prior",
     "cluster_type_match",

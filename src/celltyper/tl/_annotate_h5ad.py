@@ -19,6 +19,8 @@ from celltyper import _keys as keys
 from celltyper._keys import UNKNOWN
 from celltyper.model import SemiSupervisedCountVAE
 
+from ._annotator import Annotator
+from ._annotator_chunks import annotator_chunk_predictor
 from ._h5ad_chunks import CellNameReader, RowChunkReader
 from ._unknown import UNKNOWN_THRESHOLD, check_thresholds, unknown_calls
 
@@ -30,8 +32,9 @@ def annotate_h5ad(
     annotated: str | Path | None = None,
     predictions: str | Path | None = None,
     chunk_size: int = 50_000,
-    unknown_threshold: float = UNKNOWN_THRESHOLD,
+    unknown_threshold: float | None = None,
     key_added: str = keys.KEY_ADDED,
+    layer: str | None = None,
 ) -> pd.DataFrame:
     """Predict the cell type of every cell of an ``.h5ad`` file, ``chunk_size`` cells at a time.
 
@@ -43,9 +46,11 @@ def annotate_h5ad(
     Parameters
     ----------
     model
-        A trained :class:`~celltyper.CellTypeTransformer` or :class:`~celltyper.model.SemiSupervisedCountVAE` (any
-        model whose ``predict(adata, soft=True)`` returns a cells × cell types DataFrame of probabilities). The file
-        must hold what the model reads: the counts layer it was set up with (and the batch column for the VAE).
+        An :class:`~celltyper.tl.Annotator` (its genes are matched to the file's as in
+        :meth:`~celltyper.tl.Annotator.annotate`, the same classifier and calibration predict), or a trained
+        :class:`~celltyper.CellTypeTransformer` or :class:`~celltyper.model.SemiSupervisedCountVAE` (any model whose
+        ``predict(adata, soft=True)`` returns a cells × cell types DataFrame of probabilities; the file must then hold
+        what the model reads: the counts layer it was set up with, and the batch column for the VAE).
     path
         The query ``.h5ad``; it is not modified.
     annotated
@@ -57,10 +62,14 @@ def annotate_h5ad(
         Cells read and predicted at a time.
     unknown_threshold
         Cells whose top probability is below this are predicted ``"Unknown"`` (the rule of
-        :func:`~celltyper.tl.transfer_labels`, whose cluster novelty needs the whole query and is not computed here;
-        default 0: never).
+        :func:`~celltyper.tl.unknown_calls`; default: the annotator's, else 0: never). The cluster novelty needs the
+        whole query at once and is not computed here; cells without counts on the genes the model reads are
+        ``"Unknown"`` with confidence 0.
     key_added
         Prefix of the columns.
+    layer
+        For an annotator: where the file holds raw counts (default: the layer the annotator's reference had its
+        counts in, if the file has it, else ``X``). A model reads the layer it was set up with.
 
     Returns
     -------
@@ -72,11 +81,19 @@ def annotate_h5ad(
     >>> model = ct.CellTypeTransformer.load("reference_model/")
     >>> table = ct.tl.annotate_h5ad(model, "atlas.h5ad", annotated="atlas_annotated.h5ad")
     """
+    is_annotator = isinstance(model, Annotator)
+    if unknown_threshold is None:
+        unknown_threshold = model.settings["unknown_threshold"] if is_annotator else UNKNOWN_THRESHOLD
     check_thresholds(unknown_threshold)
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive number of cells, not {chunk_size}.")
-    layer = model.registry_["setup_args"].get("layer")
     with h5py.File(path, "r") as f:
+        if is_annotator:
+            reference_layer = model.settings["layer"]
+            if layer is None and reference_layer is not None and f"layers/{reference_layer}" in f:
+                layer = reference_layer
+        else:
+            layer = model.registry_["setup_args"].get("layer")
         key = "X" if layer is None else f"layers/{layer}"
         if key not in f:
             raise KeyError(f"{path} has no {key}, where the model reads its counts (the layer it was set up with).")
@@ -85,7 +102,10 @@ def annotate_h5ad(
             raise ValueError(f"{path} has no cells to annotate.")
         chunks = [slice(start, min(start + chunk_size, n_cells)) for start in range(0, n_cells, chunk_size)]
         matrix = RowChunkReader(f[key], chunks)  # stays on disk
-        predict_chunk = _chunk_predictor(model, f["obs"], read_elem(f["var"]), n_cells, chunk_size, layer)
+        if is_annotator:
+            predict_chunk = annotator_chunk_predictor(model, read_elem(f["var"]))
+        else:
+            predict_chunk = _chunk_predictor(model, f["obs"], read_elem(f["var"]), n_cells, chunk_size, layer)
         names = CellNameReader(f["obs"])
 
         def read_chunk(i: int) -> tuple:
@@ -109,7 +129,7 @@ def annotate_h5ad(
     prediction = pd.Categorical(classes[values.argmax(1)], categories=classes)
     confidence = values.max(1)
     prediction = prediction.add_categories([UNKNOWN]) if UNKNOWN not in classes else prediction
-    prediction[unknown_calls(confidence, unknown_threshold=unknown_threshold)] = UNKNOWN
+    prediction[unknown_calls(confidence, unknown_threshold=unknown_threshold) | (confidence == 0)] = UNKNOWN
     columns = {keys.prediction_key(key_added): prediction, keys.confidence_key(key_added): confidence}
     table = pd.concat(
         [

@@ -105,12 +105,8 @@ def check_query_has_counts(query_data: AnnData) -> np.ndarray:
     return empty
 
 
-def _query_on_annotator_genes(annotator: Annotator, query: AnnData, layer, batch_key) -> tuple:
-    """The query's counts on the annotator's genes, each cell's library over every gene it shares with the reference."""
-    genes = AnnData(var=annotator.gene_table)
-    query_data, overlap = query_copy(query, genes, layer, batch_key, annotator.settings["min_gene_overlap"])
-    query_data.obs[LIBRARY] = np.asarray(query_data.X.sum(axis=1)).ravel()  # zero where the query lacks a gene
-    found = int((~annotator.genes.isin(overlap.missing)).sum())
+def check_genes_found(annotator: Annotator, found: int) -> None:
+    """Raise if a query has too few of the annotator's genes; warn if it lacks many of them."""
     if found < annotator.settings["min_gene_overlap"] * len(annotator.genes):
         raise ValueError(
             f"The query has only {found:,} of the {len(annotator.genes):,} genes the annotator reads; at least "
@@ -122,8 +118,17 @@ def _query_on_annotator_genes(annotator: Annotator, query: AnnData, layer, batch
             f"The query lacks {len(annotator.genes) - found:,} of the {len(annotator.genes):,} genes the annotator "
             "reads (they count as zero); its predictions may be less reliable than the model card's.",
             UserWarning,
-            stacklevel=4,
+            stacklevel=5,
         )
+
+
+def _query_on_annotator_genes(annotator: Annotator, query: AnnData, layer, batch_key) -> tuple:
+    """The query's counts on the annotator's genes, each cell's library over every gene it shares with the reference."""
+    genes = AnnData(var=annotator.gene_table)
+    query_data, overlap = query_copy(query, genes, layer, batch_key, annotator.settings["min_gene_overlap"])
+    query_data.obs[LIBRARY] = np.asarray(query_data.X.sum(axis=1)).ravel()  # zero where the query lacks a gene
+    found = int((~annotator.genes.isin(overlap.missing)).sum())
+    check_genes_found(annotator, found)
     return query_data[:, annotator.genes].copy(), overlap, found
 
 

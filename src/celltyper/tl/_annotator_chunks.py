@@ -1,0 +1,57 @@
+"""An annotator's predictions for chunks of raw counts read from a file, with the genes matched once up front."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from anndata import AnnData
+
+from celltyper._normalization import log1p_cp10k
+
+from ._annotate_query import check_genes_found
+from ._annotator import Annotator
+from ._classifiers import LinearClassifier
+from ._fit_classifier import calibrated
+from ._genes import match_genes
+
+
+def annotator_chunk_predictor(annotator: Annotator, var: pd.DataFrame) -> Callable[[slice, object], pd.DataFrame]:
+    """A function ``(rows, counts) -> probabilities`` (cells × cell types) for chunks of a file whose genes are ``var``.
+
+    The numbers are those of :meth:`~celltyper.tl.Annotator.annotate`: genes matched the same way (genes the file
+    lacks read as zero), each cell divided by its total over every gene it shares with the reference, the same
+    classifier, prior and temperature. Cells without counts on the annotator's genes get probability 0 everywhere.
+    """
+    if not isinstance(annotator.classifier, LinearClassifier):
+        raise ValueError("Streaming annotation needs an annotator with the linear classifier (the default).")
+    positions, overlap = match_genes(AnnData(var=annotator.gene_table), AnnData(var=var))
+    table_genes = pd.Index(annotator.gene_table.index)
+    used = positions[table_genes.get_indexer(annotator.genes)]
+    check_genes_found(annotator, int((used >= 0).sum()))
+    n_file_genes = len(var)
+    found = np.flatnonzero(used >= 0)
+    selector = sp.csr_matrix(
+        (np.ones(found.size, dtype=np.float32), (used[found], found)), shape=(n_file_genes, len(annotator.genes))
+    )
+    # A file gene counts once per reference gene matched to it, as in the in-memory alignment.
+    library_weights = np.bincount(positions[positions >= 0], minlength=n_file_genes).astype(np.float32)
+    classes = annotator.classifier.classes
+
+    def predict(rows: slice, counts) -> pd.DataFrame:
+        counts = sp.csr_matrix(counts, dtype=np.float32)
+        on_genes = counts @ selector
+        library = counts @ library_weights
+        has_counts = np.asarray(on_genes.sum(axis=1)).ravel() > 0
+        probabilities = np.zeros((counts.shape[0], len(classes)))
+        if has_counts.any():
+            expression = log1p_cp10k(on_genes[has_counts], library[has_counts])
+            raw = annotator.classifier.predict_proba_normalized(expression)
+            probabilities[has_counts] = calibrated(
+                raw, annotator.trained_prior, annotator.target_prior, annotator.calibration
+            )
+        return pd.DataFrame(probabilities, columns=classes)
+
+    return predict
