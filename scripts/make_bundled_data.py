@@ -42,12 +42,24 @@ def zheng(shared: Path, min_cells: int = 20) -> ad.AnnData:
     return ad.AnnData(X=X[:, detected], obs=obs, var=src.var.loc[detected, []].copy())
 
 
+def zheng_donor_a(shared: Path, min_cells: int = 10) -> ad.AnnData:
+    src = ad.read_h5ad(shared / "zheng2017_pbmc_10x/converted/zheng2017_frozen_donorA_counts.h5ad")
+    X = _as_int_counts(src.X)
+    detected = np.asarray((X > 0).sum(0)).ravel() >= min_cells
+    return ad.AnnData(X=X[:, detected], obs=src.obs[[]].copy(), var=src.var.loc[detected, []].copy())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
-    for name, adata in {"kang2018_ifnb.h5ad": kang(args.shared), "zheng2017_sorted.h5ad": zheng(args.shared)}.items():
+    bundled = {
+        "kang2018_ifnb.h5ad": kang(args.shared),
+        "zheng2017_sorted.h5ad": zheng(args.shared),
+        "zheng2017_donor_a.h5ad": zheng_donor_a(args.shared),
+    }
+    for name, adata in bundled.items():
         adata.write_h5ad(OUT / name, compression="gzip", compression_opts=9)
         print(f"{name}: {adata.n_obs} x {adata.n_vars}, {(OUT / name).stat().st_size / 1e6:.2f} MB")
 

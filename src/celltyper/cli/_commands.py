@@ -20,6 +20,7 @@ from anndata import AnnData
 from celltyper import pl, pp, tl
 from celltyper.model import CellTypeTransformer, CountVAE
 from celltyper.model._checkpoints import CHECKPOINT_FILE
+from celltyper.model._model_files import read_model_dir
 from celltyper.pp._prepare import MIN_CELLS_UMAP
 
 from ._evaluate import classifier_figures, classifier_metrics, holdout_split, last_values, latent_metrics
@@ -203,6 +204,12 @@ def _enough_cells_to_embed(n_cells: int) -> bool:
     return False
 
 
+def _on_genes(query: AnnData, genes: pd.Index, layer: str | None) -> AnnData:
+    """The query's counts on a model's ``genes`` (zeros where the query lacks one), matched as label transfer does."""
+    aligned, _ = tl.align_genes(query, AnnData(var=pd.DataFrame(index=genes)), layer=layer)
+    return aligned
+
+
 def run_annotate(config: dict) -> dict[str, Path]:
     """``celltyper annotate``: a saved CellTypeTransformer labels a new h5ad; writes it and a predictions CSV.
 
@@ -214,6 +221,7 @@ def run_annotate(config: dict) -> dict[str, Path]:
     obs = read_obs(config["input"])
     require_obs(AnnData(obs=obs), config["labels_key"], "labels_key", config["input"])
     model = CellTypeTransformer.load(str(model_dir))
+    vae_genes = read_model_dir(vae_dir).var_names if vae_dir is not None else None  # a damaged VAE fails before output
     out = Path(config["out"])
     written = {"predictions": out / "predictions.csv", "annotated": out / "annotated.h5ad"}
     table = tl.annotate_h5ad(
@@ -227,8 +235,9 @@ def run_annotate(config: dict) -> dict[str, Path]:
     if (vae_dir is not None or config["embed"]) and _enough_cells_to_embed(len(table)):
         query = read_h5ad(written["annotated"], "annotated")
         if vae_dir is not None:
-            vae = CountVAE.load(str(vae_dir), adata=query)
-            query.obsm[LATENT_KEY] = vae.get_latent_representation(query)
+            on_vae_genes = _on_genes(query, vae_genes, CountVAE.load_registry(vae_dir)["setup_args"].get("layer"))
+            vae = CountVAE.load(str(vae_dir), adata=on_vae_genes)
+            query.obsm[LATENT_KEY] = vae.get_latent_representation(on_vae_genes)
             sc.pp.neighbors(query, use_rep=LATENT_KEY)
             sc.tl.umap(query)
         elif "X_umap" not in query.obsm:

@@ -67,3 +67,22 @@ def zheng_sorted() -> ad.AnnData:
     Nat Commun 8:14049 (2017). Rebuilt by ``scripts/make_bundled_data.py``.
     """
     return _read_bundled("zheng2017_sorted.h5ad")
+
+
+def zheng_donor_a() -> ad.AnnData:
+    """Zheng et al. 2017: frozen PBMC of donor A (10x v1), unlabelled — cells to annotate.
+
+    2896 cells of one donor, frozen and thawed, never sorted or labelled: what a user brings to an annotator. Genes
+    detected in fewer than 10 cells are dropped.
+
+    Returns
+    -------
+    AnnData with raw UMI counts in ``X`` (float32, sparse) and a copy in ``layers["counts"]``; no labels.
+
+    Notes
+    -----
+    Source: ``pbmcA`` of the MUDAN R package (``JEFworks/MUDAN``, GPL-3), 10x Genomics' "Frozen PBMCs (Donor A)"
+    (CC BY 4.0). Publication: Zheng GXY et al., Nat Commun 8:14049 (2017). Rebuilt by
+    ``scripts/make_bundled_data.py``.
+    """
+    return _read_bundled("zheng2017_donor_a.h5ad")
