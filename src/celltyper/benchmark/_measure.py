@@ -14,7 +14,7 @@ from lightning.pytorch.callbacks import Callback
 class EpochTimer(Callback):
     """Lightning callback: wall-clock seconds of each training epoch (validation excluded), in :attr:`seconds`."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.seconds: list[float] = []
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:
@@ -31,7 +31,7 @@ class PeakMemory:
     selects the process (default: this one); sampling stops quietly once that process has exited.
     """
 
-    def __init__(self, interval: float = 0.05, pid: int | None = None):
+    def __init__(self, interval: float = 0.05, pid: int | None = None) -> None:
         self.interval = interval
         self.peak_gib = 0.0
         self._process = psutil.Process(pid)

@@ -90,7 +90,7 @@ def _score(task: Task, output: MethodOutput) -> dict:
     predicted = classes[probabilities.to_numpy().argmax(1)]
     truth = task.adata.obs[task.labels_key][task.is_query].astype(str).to_numpy()
     scores = classification_metrics(truth, predicted, labels=sorted(set(truth)))
-    scores["ece"] = expected_calibration_error(truth, probabilities.to_numpy(), classes)
+    scores["ece"] = expected_calibration_error(truth, probabilities.to_numpy(), classes.tolist())
     return scores
 
 

@@ -257,7 +257,7 @@ class TransformerClassifierModule(BaseModuleClass):
         return {}
 
     @auto_move_data
-    def inference(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    def inference(self, x: torch.Tensor) -> dict[str, torch.Tensor | list[torch.Tensor]]:
         """Each head's logits and their ensemble for every cell of the minibatch."""
         e = self.expression(x)
         heads = self.heads(e, e > 0)
