@@ -1,8 +1,9 @@
 """Scaling to a million cells: one epoch of CountVAE from a backed file, of SCVI in memory, and annotation throughput.
 
 Simulated counts (``ct.datasets.simulate``, 2,000 genes) are written once to sparse h5ad files under ``--data``
-(see ``benchmarks/_scale_data.py``). Every (method, size) runs in its own subprocess, so that its peak RSS
-(``ru_maxrss`` of that process) is its own. Methods:
+(see ``benchmarks/_scale_data.py``). Every (method, size) runs in its own subprocess, whose resident memory the
+parent samples every 0.05 s (``celltyper.benchmark.run_with_peak_memory``): ``peak_rss_gib`` is that run's own peak,
+not ``ru_maxrss``, which a child inherits from this parent (which may hold gigabytes after writing the files). Methods:
 
 - ``countvae``: ``CountVAE`` (default settings) set up on ``anndata.read_h5ad(path, backed="r")``, one epoch;
 - ``scvi``: ``scvi.model.SCVI`` (default settings) on the file read into memory, one epoch, as users run it;
@@ -27,8 +28,6 @@ import argparse
 import json
 import os
 import platform
-import resource
-import subprocess
 import sys
 import time
 import warnings
@@ -43,6 +42,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from _scale_data import nnz_per_cell, reference, simulated_h5ad
 
+from celltyper.benchmark import run_with_peak_memory
+
 METHODS = ("countvae", "scvi", "annotate", "annotate_countvae")
 TRAINING = ("countvae", "scvi")
 ANNOTATORS = {"annotate": "transformer", "annotate_countvae": "semisupervised_countvae"}
@@ -53,11 +54,6 @@ def threads() -> int:
     import torch
 
     return torch.get_num_threads()
-
-
-def peak_rss_gib() -> float:
-    """Peak resident memory of this process so far (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
 def train_one_epoch(method: str, path: Path) -> dict:
@@ -189,16 +185,16 @@ def child(method: str, n_cells: int, data_dir: Path, out: Path) -> None:
         row = train_one_epoch(method, path)
     else:
         row = annotate(method, path, out / "models", out)
-    row = {"method": method, "n_cells": n_cells, **row, "peak_rss_gib": peak_rss_gib()}
+    row = {"method": method, "n_cells": n_cells, **row}
     print(json.dumps(row), flush=True)
 
 
 def run_child(argv: list[str]) -> dict:
-    """Run this script with ``argv`` in a fresh Python process and return the JSON row it prints last."""
-    done = subprocess.run([sys.executable, __file__, *argv], capture_output=True, text=True)
+    """Run this script with ``argv`` in a fresh Python process; the JSON row it prints last, with its peak memory."""
+    done, peak_gib = run_with_peak_memory([sys.executable, __file__, *argv])
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)} failed:\n{done.stderr[-4000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return {**json.loads(done.stdout.strip().splitlines()[-1]), "peak_rss_gib": peak_gib}
 
 
 def seconds(row: dict) -> float:

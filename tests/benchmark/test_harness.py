@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import sys
 
 import numpy as np
 import pandas as pd
@@ -10,7 +12,6 @@ import pytest
 
 import celltyper as ct
 from celltyper import benchmark
-from celltyper.benchmark._integration import integration_scores
 from celltyper.cli import load_config, main
 
 
@@ -52,6 +53,9 @@ def test_task_from_config_errors(tmp_path, kang_small):
 
 
 def test_integration_scores_rank_a_label_preserving_latent_above_noise(kang_task):
+    pytest.importorskip("scib_metrics", reason='scib-metrics comes with pip install "celltyper[benchmark]"')
+    from celltyper.benchmark._integration import integration_scores
+
     rng = np.random.default_rng(0)
     codes = kang_task.adata.obs["cell_type"].cat.codes.to_numpy()
     informative = np.eye(codes.max() + 1)[codes] * 3 + rng.normal(size=(kang_task.adata.n_obs, codes.max() + 1))
@@ -59,6 +63,14 @@ def test_integration_scores_rank_a_label_preserving_latent_above_noise(kang_task
     scores = integration_scores(kang_task, {"informative": informative, "noise": noise})
     assert scores.loc["informative", "scib_bio_conservation"] > scores.loc["noise", "scib_bio_conservation"] + 0.2
     assert {"scib_batch_correction", "scib_total"} <= set(scores.columns)
+
+
+def test_scoring_without_scib_metrics_fails_before_training_and_names_the_extra(kang_task, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "scib_metrics", None)  # as if it were not installed
+    monkeypatch.delitem(sys.modules, "celltyper.benchmark._integration", raising=False)
+    with pytest.raises(ImportError, match=re.escape('pip install "celltyper[benchmark]"')):
+        benchmark.run_benchmark([kang_task], tmp_path, methods=["logreg"], scib=True, progress=False)
+    assert not (tmp_path / "results.json").exists()
 
 
 def test_run_benchmark_scores_methods_and_writes_outputs(kang_task, tmp_path):

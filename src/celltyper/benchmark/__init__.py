@@ -8,7 +8,7 @@ writes ``results.json``, ``report.md`` and figures. The command line is ``cellty
 from celltyper.tl._calibration import expected_calibration_error
 
 from ._data import load_real_dataset, shared_data_dir
-from ._measure import EpochTimer, PeakMemory
+from ._measure import EpochTimer, PeakMemory, run_with_peak_memory
 from ._methods import METHODS, Budget, MethodOutput
 from ._metrics import classification_metrics, knn_accuracy
 from ._page import write_docs_page
@@ -31,6 +31,7 @@ __all__ = [
     "make_task",
     "quick_tasks",
     "run_benchmark",
+    "run_with_peak_memory",
     "shared_data_dir",
     "task_from_config",
     "write_docs_page",

@@ -22,6 +22,7 @@ from sklearn.neighbors import KNeighborsClassifier
 
 import celltyper as ct
 from celltyper._keys import UNKNOWN, latent_key, prediction_key
+from celltyper.module._vae import GeneLikelihood
 
 from ._measure import EpochTimer
 from ._tasks import Task
@@ -205,7 +206,7 @@ def run_scanvi(task: Task, budget: Budget, cache: Cache) -> MethodOutput:
     return MethodOutput(probabilities, latent, train_seconds, predict_seconds, timer.seconds, model.history)
 
 
-def _run_countvae(gene_likelihood: str) -> Callable[[Task, Budget, Cache], MethodOutput]:
+def _run_countvae(gene_likelihood: GeneLikelihood) -> Callable[[Task, Budget, Cache], MethodOutput]:
     def run(task: Task, budget: Budget, cache: Cache) -> MethodOutput:
         reference = task.reference
         scvi.settings.seed = budget.seed
@@ -239,12 +240,19 @@ def run_logreg(task: Task, budget: Budget, cache: Cache) -> MethodOutput:
     )
 
 
+def _labels_key(task: Task) -> str:
+    """The task's column of cell types, which a method that classifies needs."""
+    if task.labels_key is None:
+        raise ValueError(f"Task {task.name!r} has no labels_key: only integration methods run on it.")
+    return task.labels_key
+
+
 def run_transformer(task: Task, budget: Budget, cache: Cache) -> MethodOutput:
     """CellTypeTransformer of celltyper: its defaults, at most ``budget.max_epochs`` (it stops early on its own)."""
     reference, query = task.reference, task.query
     scvi.settings.seed = budget.seed
     ct.CellTypeTransformer.setup_anndata(
-        reference, labels_key=task.labels_key, layer="counts", batch_key=task.batch_key
+        reference, labels_key=_labels_key(task), layer="counts", batch_key=task.batch_key
     )
     model = ct.CellTypeTransformer(reference)
     timer = EpochTimer()
@@ -265,7 +273,7 @@ def run_transfer_labels(task: Task, budget: Budget, cache: Cache) -> MethodOutpu
     result = ct.tl.transfer_labels(
         reference,
         query,
-        task.labels_key,
+        _labels_key(task),
         layer="counts",
         batch_key=task.batch_key,
         n_top_genes=None,
@@ -275,6 +283,7 @@ def run_transfer_labels(task: Task, budget: Budget, cache: Cache) -> MethodOutpu
         random_state=budget.seed,
     )
     seconds = time.perf_counter() - start
+    assert result.reference_model is not None  # transfer_labels trains one by default (latent=True)
     latent = np.zeros((task.adata.n_obs, query.obsm[latent_key()].shape[1]), dtype=np.float32)
     latent[~task.is_query] = result.reference_model.get_latent_representation()  # on the genes it kept
     latent[task.is_query] = query.obsm[latent_key()]

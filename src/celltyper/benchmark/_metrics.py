@@ -15,11 +15,11 @@ from sklearn.neighbors import KNeighborsClassifier
 
 def classification_metrics(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str] | None = None) -> dict:
     """Accuracy, macro-F1 and per-class F1 over ``labels`` (default: the classes present in ``y_true``)."""
-    y_true, y_pred = np.asarray(y_true, dtype=object), np.asarray(y_pred, dtype=object)
-    labels = list(labels) if labels is not None else sorted(set(y_true))
-    per_class = f1_score(y_true, y_pred, labels=labels, average=None, zero_division=0)
+    truth, predicted = np.asarray(y_true, dtype=object), np.asarray(y_pred, dtype=object)
+    labels = list(labels) if labels is not None else sorted(set(truth))
+    per_class = f1_score(truth, predicted, labels=labels, average=None, zero_division=0)
     return {
-        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "accuracy": float(accuracy_score(truth, predicted)),
         "macro_f1": float(np.mean(per_class)),
         "per_class_f1": {str(label): float(f) for label, f in zip(labels, per_class, strict=True)},
     }

@@ -101,12 +101,13 @@ def write_results(
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    versions = package_versions()
     meta = {
         "title": title,
         "command": command,
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {platform.system()}",
-        "versions": package_versions(),
+        "versions": versions,
         "commit": source_commit(),
         "settings": settings or {},
     }
@@ -123,7 +124,7 @@ def write_results(
         f"Command: `{command}`",
         "",
         f"Date: {meta['date']}; commit: {meta['commit']}; versions: "
-        + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()),
+        + ", ".join(f"{k} {v}" for k, v in versions.items()),
         "",
     ]
     if settings:

@@ -6,11 +6,12 @@ import logging
 import os
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
@@ -89,20 +90,20 @@ def _score(task: Task, output: MethodOutput) -> dict:
     predicted = classes[probabilities.to_numpy().argmax(1)]
     truth = task.adata.obs[task.labels_key][task.is_query].astype(str).to_numpy()
     scores = classification_metrics(truth, predicted, labels=sorted(set(truth)))
-    scores["ece"] = expected_calibration_error(truth, probabilities.to_numpy(), classes)
+    scores["ece"] = expected_calibration_error(truth, probabilities.to_numpy(), classes.tolist())
     return scores
 
 
-def _integration_scores(task: Task, latents: dict[str, np.ndarray], out: Path):
-    """scib-metrics scores, imported here so that ``import celltyper`` does not load scib-metrics and jax."""
+def _integration_scorer() -> Callable[..., pd.DataFrame]:
+    """:func:`~._integration.integration_scores`, imported only when asked for: scib-metrics pulls in jax."""
     try:
         from ._integration import integration_scores
     except ImportError as error:
         raise ImportError(
-            f"Scoring latent spaces needs scib-metrics ({error}). Install it with pip install 'celltyper[benchmark]', "
+            f'Scoring latent spaces needs scib-metrics ({error}). Install it with pip install "celltyper[benchmark]", '
             "or run without it (scib=False; --scib false on the command line)."
         ) from error
-    return integration_scores(task, latents, out)
+    return integration_scores
 
 
 def _row(task: Task, method: str, output: MethodOutput, peak_gib: float) -> dict:
@@ -167,6 +168,7 @@ def run_benchmark(
     unknown = sorted(set(methods) - set(METHODS))
     if unknown:
         raise ValueError(f"Unknown methods {unknown}; choose from {list(METHODS)}.")
+    integration_scores = _integration_scorer() if scib else None  # a missing scib-metrics fails before training
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     plan = [(t, m) for t in tasks for m in methods if t.classifies or not METHODS[m][1]]
@@ -196,8 +198,8 @@ def run_benchmark(
             if progress:
                 score = row.get("macro_f1", float("nan"))
                 tqdm.write(f"{task.name:28s} {method:18s} macro-F1 {score:.3f}  train {row['train_seconds']:.0f} s")
-        if scib and latents:
-            scores = _integration_scores(task, latents, out)
+        if integration_scores is not None and latents:
+            scores = integration_scores(task, latents, out)
             for method, values in scores.iterrows():
                 task_rows[method].update({k: float(v) for k, v in values.items()})
         if umap and latents:

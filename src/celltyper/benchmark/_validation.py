@@ -138,6 +138,7 @@ def run_logistic_regression(transfer: Transfer, seed: int) -> Run:
     task = as_task(transfer, None)
     output = run_logreg(task, Budget(seed=seed), {})
     probabilities = output.probabilities
+    assert probabilities is not None  # a classifier's output
     truth = task.query.obs[LABELS].astype(str).to_numpy()
     best = probabilities.columns.to_numpy()[probabilities.to_numpy().argmax(1)]
     confidence = probabilities.to_numpy().max(1)
@@ -156,6 +157,7 @@ def run_scanvi_anchor(transfer: Transfer, seed: int, budget: Budget) -> Run:
     task = as_task(transfer, 2000)
     output = run_scanvi(task, Budget(budget.max_epochs, budget.query_epochs, budget.batch_size, seed), {})
     probabilities = output.probabilities
+    assert probabilities is not None  # a classifier's output
     truth = task.query.obs[LABELS].astype(str).to_numpy()
     best = probabilities.columns.to_numpy()[probabilities.to_numpy().argmax(1)]
     record = {**transfer_scores(truth, best), "seconds": output.train_seconds + output.predict_seconds}
@@ -462,11 +464,12 @@ def write_suite_report(
     _plot_transfers(rows, out / "transfers.png")
     if not curves.empty and curves["left-out type caught"].notna().any():
         _plot_tradeoff(curves, out / "tradeoff.png")
+    versions = package_versions()
     meta = {
         "command": command,
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
-        "versions": package_versions(),
+        "versions": versions,
         "commit": source_commit(),
     }
     results = {
@@ -482,7 +485,7 @@ def write_suite_report(
     body = [
         f"Command: `{command}`  ",
         f"Date: {meta['date']}; commit {meta['commit']}; {meta['machine']}; "
-        + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()),
+        + ", ".join(f"{k} {v}" for k, v in versions.items()),
         "",
         "### Transfers (query types all in the reference)",
         "",

@@ -8,7 +8,7 @@ from numbers import Integral, Real
 from scvi.dataloaders._data_splitting import validate_data_split
 
 
-def check_int(name: str, value: object, minimum: int) -> None:
+def check_int(name: str, value: object, minimum: int) -> int:
     """Raise a ``TypeError`` unless ``value`` is an integer, a ``ValueError`` unless it is at least ``minimum``.
 
     Parameters
@@ -19,11 +19,16 @@ def check_int(name: str, value: object, minimum: int) -> None:
         What the user passed.
     minimum
         The smallest value that makes sense.
+
+    Returns
+    -------
+    ``value`` as an ``int``.
     """
     if isinstance(value, bool) or not isinstance(value, Integral):
         raise TypeError(f"{name} must be an integer of at least {minimum}, not {value!r}.")
-    if value < minimum:
+    if int(value) < minimum:
         raise ValueError(f"{name} must be an integer of at least {minimum}, not {value!r}.")
+    return int(value)
 
 
 def check_fraction(name: str, value: object) -> None:
@@ -40,7 +45,7 @@ def check_fraction(name: str, value: object) -> None:
     """
     if isinstance(value, bool) or not isinstance(value, Real):
         raise TypeError(f"{name} must be a number in [0, 1), not {value!r}.")
-    if not 0 <= value < 1:
+    if not 0 <= float(value) < 1:
         raise ValueError(f"{name} must be a number in [0, 1), not {value!r}.")
 
 
@@ -55,8 +60,7 @@ def check_batch_size(batch_size: object) -> None:
 
     (The training plans skip such a minibatch, so ``batch_size=1`` would train on nothing.)
     """
-    check_int("batch_size", batch_size, 1)
-    if batch_size < 2:
+    if check_int("batch_size", batch_size, 1) < 2:
         raise ValueError(
             f"batch_size must be an integer of at least 2, not {batch_size!r}: BatchNorm cannot normalise a minibatch "
             "of one cell, so nothing would train."

@@ -27,7 +27,7 @@ pandas DataFrame       ``{"__type__": "DataFrame", "index": <Index>, "columns": 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -157,7 +157,7 @@ def _decode_scalar(data: dict, where: str) -> np.generic:
     if dtype.kind == "O" or not isinstance(value, bool | int | float | str):
         raise ValueError(f"{where}: a numpy scalar of dtype {dtype} cannot hold {value!r}.")
     try:
-        return np.array(value, dtype=dtype)[()]
+        return cast(np.generic, np.array(value, dtype=dtype)[()])  # a 0-d array indexed by () is a scalar
     except (TypeError, ValueError, OverflowError) as error:
         raise ValueError(f"{where}: {value!r} is not a {dtype} value.") from error
 

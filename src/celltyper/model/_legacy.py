@@ -29,7 +29,7 @@ from ._model_files import CONVERTED_LEGACY_FILE, LEGACY_FILE, MODEL_FILE, add_mo
 try:
     from numpy._core.multiarray import _reconstruct
 except ImportError:  # numpy < 2
-    from numpy.core.multiarray import _reconstruct
+    from numpy.core.multiarray import _reconstruct  # type: ignore[no-redef]
 
 
 #: The classes whose old folders the conversion reads (names as scvi-tools' registry records them).
@@ -82,12 +82,20 @@ class _RestrictedUnpickler(pickle.Unpickler):
         return ALLOWED_GLOBALS[qualified]
 
 
-def _restricted_pickle_module() -> types.ModuleType:
+class _RestrictedPickleModule(types.ModuleType):
     """A stand-in for the ``pickle`` module, for ``torch.load(pickle_module=...)``, whose unpickler is restricted."""
-    module = types.ModuleType("celltyper_restricted_pickle")
-    module.Unpickler = _RestrictedUnpickler
-    module.load = lambda file, **kwargs: _RestrictedUnpickler(file, **kwargs).load()
-    return module
+
+    Unpickler = _RestrictedUnpickler
+
+    @staticmethod
+    def load(file, **kwargs) -> Any:
+        """Unpickle one object from ``file`` with the restricted unpickler."""
+        return _RestrictedUnpickler(file, **kwargs).load()
+
+
+def _restricted_pickle_module() -> types.ModuleType:
+    """:class:`_RestrictedPickleModule`, named as a module."""
+    return _RestrictedPickleModule("celltyper_restricted_pickle")
 
 
 def convert_legacy_model(dir_path: str | os.PathLike, *, trust: bool = False) -> Path:

@@ -94,13 +94,16 @@ def check_no_covariate_misalignment(registry: dict, query_batches) -> None:
 
 def unfreeze_new_batch_dispersion(module: torch.nn.Module, n_reference_batches: int) -> None:
     """Let the dispersion columns of the query's new batches learn while the reference's stay as they are."""
-    if getattr(module, "dispersion", None) != "gene-batch" or module.px_r.shape[1] <= n_reference_batches:
+    if getattr(module, "dispersion", None) != "gene-batch":
         return
-    module.px_r.requires_grad_(True)
+    px_r = module.get_parameter("px_r")
+    if px_r.shape[1] <= n_reference_batches:
+        return
+    px_r.requires_grad_(True)
 
     def keep_new_columns(grad: torch.Tensor) -> torch.Tensor:
         grad = grad.clone()
         grad[:, :n_reference_batches] = 0
         return grad
 
-    module.px_r.register_hook(keep_new_columns)
+    px_r.register_hook(keep_new_columns)

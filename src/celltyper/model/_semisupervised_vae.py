@@ -103,7 +103,7 @@ class SemiSupervisedCountVAE(SemisupervisedTrainingMixin, CountVAE):
         self.init_params_ = self._get_init_params(locals())
 
     @classmethod
-    def setup_anndata(
+    def setup_anndata(  # type: ignore[override]  # labels_key is required: the classifier needs labels
         cls,
         adata: AnnData,
         labels_key: str,
@@ -154,7 +154,7 @@ class SemiSupervisedCountVAE(SemisupervisedTrainingMixin, CountVAE):
         ]
         cls.register_manager(register_fields(adata, fields, setup_method_args, **kwargs))
 
-    def train(
+    def train(  # type: ignore[override]  # no early_stopping; adds classification_ratio, weight_decay
         self,
         max_epochs: int | None = None,
         *,
@@ -375,6 +375,7 @@ class SemiSupervisedCountVAE(SemisupervisedTrainingMixin, CountVAE):
         batches = batches.reshape(-1, 1)
         with torch.inference_mode():
             for start in range(0, max(len(rows), 1), batch_size):  # one (maybe empty) block at least: the label count
+                block: slice | np.ndarray
                 if contiguous:
                     block = slice(start, start + batch_size)
                     x = row_block(counts, start, start + batch_size)

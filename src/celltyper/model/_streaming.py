@@ -78,7 +78,7 @@ class ClassStatistics:
             n += np.bincount(codes[keep], minlength=n_classes)
             sums += (one_hot @ values).toarray()
             sums_of_squares += (one_hot @ values.multiply(values)).toarray()
-        if sums is None:
+        if sums is None or sums_of_squares is None:
             raise ValueError("No cells to compute statistics over.")
         return cls(n, sums, sums_of_squares)
 

@@ -175,8 +175,12 @@ class CellTypeTransformer(SafeModelIOMixin, UnsupervisedTrainingMixin, BaseModel
             ("n_heads", n_heads, 1),
         ):
             check_int(name, value, minimum)
-        for name, value in (("dropout", dropout), ("gene_dropout", gene_dropout), ("label_smoothing", label_smoothing)):
-            check_fraction(name, value)
+        for name, fraction in (
+            ("dropout", dropout),
+            ("gene_dropout", gene_dropout),
+            ("label_smoothing", label_smoothing),
+        ):
+            check_fraction(name, fraction)
         super().__init__(adata, registry)
         X = self.adata_manager.get_from_registry(REGISTRY_KEYS.X_KEY)
         _check_values(X, registered_location(self.adata_manager))
@@ -494,16 +498,16 @@ class CellTypeTransformer(SafeModelIOMixin, UnsupervisedTrainingMixin, BaseModel
         read_rows, location = self._query_reader(adata)
         self.module.eval()
         device = self.module.device
-        probabilities, n_noninteger = [], 0
+        blocks, n_noninteger = [], 0
         for start in range(0, len(obs_names), batch_size):  # only batch_size cells are in memory at a time
             counts = read_rows(slice(start, start + batch_size))
             n_noninteger += _check_values(counts, location, warn=False)
             _check_not_empty(counts, obs_names, start, location)
             x = torch.as_tensor(counts.toarray(), device=device)
-            probabilities.append(torch.softmax(self.module.classify(x), dim=1).cpu().numpy())
+            blocks.append(torch.softmax(self.module.classify(x), dim=1).cpu().numpy())
         if n_noninteger:
             _warn_noninteger(n_noninteger, location)
-        probabilities = np.concatenate(probabilities) if probabilities else np.zeros((0, len(self.class_names_)))
+        probabilities = np.concatenate(blocks) if blocks else np.zeros((0, len(self.class_names_)))
         if soft:
             return pd.DataFrame(probabilities, index=obs_names, columns=self.class_names_)
         return self.class_names_[probabilities.argmax(1)]

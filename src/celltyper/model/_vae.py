@@ -87,7 +87,7 @@ class CountVAE(SafeModelIOMixin, RNASeqMixin, VAEMixin, ArchesMixin, Unsupervise
     >>> adata.obsm["X_celltyper"] = model.get_latent_representation()
     """
 
-    _module_cls = CountVAEModule
+    _module_cls: type[CountVAEModule] = CountVAEModule
     _training_plan_cls = TrainingPlan
     # a backed AnnData (read_h5ad(path, backed="r")) is read in blocks straight from its file; in memory as scvi
     _data_splitter_cls = BackedDataSplitter
@@ -311,14 +311,14 @@ class CountVAE(SafeModelIOMixin, RNASeqMixin, VAEMixin, ArchesMixin, Unsupervise
         **kwargs
             Passed to :meth:`scvi.model.base.ArchesMixin.load_query_data` (``unfrozen``, ``freeze_*`` …).
         """
-        reference_model = reference_model_of(reference_model, cls)
+        reference = reference_model_of(reference_model, cls)
         if adata is not None:
-            adata = in_model_gene_order(adata, pd.Index(reference_model.get_var_names()), "the query")
-        registry = reference_registry(reference_model, adata)
+            adata = in_model_gene_order(adata, pd.Index(reference.get_var_names()), "the query")
+        registry = reference_registry(reference, adata)
         batch_key = registry["setup_args"].get("batch_key")
         if adata is not None and batch_key is not None:
             check_no_covariate_misalignment(registry, adata.obs[batch_key].unique())
-        model = super().load_query_data(adata, reference_model, **kwargs)
+        model = super().load_query_data(adata, reference, **kwargs)
         if not kwargs.get("unfrozen", False):
             n_reference_batches = registry["field_registries"]["batch"]["summary_stats"]["n_batch"]
             unfreeze_new_batch_dispersion(model.module, n_reference_batches)

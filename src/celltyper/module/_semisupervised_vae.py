@@ -8,6 +8,8 @@ cross-entropy reaches the encoder, so z is shaped to separate the cell types whi
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from scvi import REGISTRY_KEYS
@@ -80,14 +82,14 @@ class SemiSupervisedCountVAEModule(CountVAEModule):
         inference = self.inference(x, batch_index, cat_covs=cat_covs, cont_covs=cont_covs)
         return self.classify_posterior(inference, use_posterior_mean)
 
-    def classify_posterior(self, inference: dict[str, torch.Tensor], use_posterior_mean: bool = True) -> torch.Tensor:
+    def classify_posterior(self, inference: dict[str, Any], use_posterior_mean: bool = True) -> torch.Tensor:
         """Logits of q(y | z) from the output of :meth:`inference` or :meth:`encode`."""
         return self.classifier(inference["qz"].loc if use_posterior_mean else inference["z"])
 
     def loss(
         self,
         tensors: dict[str, torch.Tensor],
-        inference_outputs: dict[str, torch.Tensor],
+        inference_outputs: dict[str, Any],
         generative_outputs: dict[str, torch.distributions.Distribution],
         kl_weight: float = 1.0,
         labelled_tensors: dict[str, torch.Tensor] | None = None,

@@ -14,52 +14,12 @@ How a cell becomes a sequence (``B`` cells, ``G`` input genes, ``N`` = ``n_genes
                  gene-identity embedding[g] + MLP(expression value e_g)
     heads        LayerNorm + Linear on the CLS output, and the fitted Linear(N → classes) of e   (B, n_classes) each
 
-Why these choices (measured on the bundled Zheng and Kang data with ``benchmarks/transformer.py``; the numbers and
-the exact commands are in ``docs/transformer.md``):
-
-- **N = 2000 genes chosen by the model** (ANOVA F over the reference's cell types, picked by the model class). With
-  all 8859 Zheng genes a training step cost 5.0 s on the shared 2-core machine, with 2000 genes 1.7 s; the dense
-  ``(B, G)`` work (normalization, masking, the all-genes token and its AdamW update) dominated the step.
-- **Top-k genes ranked by expression above the reference mean**, not by raw expression (the most expressed genes of
-  a PBMC are the same ribosomal genes in every cell) and not by a z-score, which promotes a single count of a rare
-  gene. The first version (z-score ranking, z-scored all-genes token, all 8859 genes) reached Zheng macro-F1 0.716;
-  this one (difference to the mean, 2000 genes, before gene masking) 0.818 — two changes at once, so the gain is
-  not attributed to either alone. A bounded ``k`` keeps attention at ``(k + 2)²`` per cell.
-- **Gene-identity embedding + value encoding.** Without identity a token is only a number; published ablations lose
-  8 macro-F1 points without it (scBERT without gene2vec).
-- **The all-genes token.** Logistic regression on log-normalized counts is a strong baseline because it sees every
-  gene; one token that is such a linear map lets the model start where the baseline is and use attention over the
-  top-k genes for the rest. A separate logistic-regression logit added to the head instead scored lower on Kang
-  (macro-F1 0.679 vs 0.707), so it was not kept.
-- **Random gene masking while training** (``gene_dropout``; each gene of each cell zeroed with that probability,
-  before the tokens are chosen). It is what made the model robust to the interferon shift of Kang
-  control → stimulated: macro-F1 0.636 without, 0.707 at 0.3, 0.745 at 0.6 (20 epochs each, no linear head yet).
-  **0.3 with the linear head** is the default: against 0.6, same split, training seeds 0 / 1 / 2, it scored Zheng
-  0.821 / 0.852 / 0.867 vs 0.819 / 0.804 / 0.819 (higher with every seed, mean +0.033) and Kang 0.721 / 0.734 / 0.657
-  vs 0.714 / 0.706 / 0.713 (mean −0.007, a wider spread). Zheng gains consistently; Kang is even on average but
-  less stable across seeds with 0.3.
-- **A second, linear head on the expression: a logistic regression fitted by scikit-learn** (L2, ``C=1``, balanced
-  class weights) on the training cells before the transformer trains, then fixed (buffers, not parameters). The
-  prediction is ``(1 - linear_weight) · log p_transformer + linear_weight · log p_linear`` with ``linear_weight=0.5``
-  fixed in advance (an even mixture, not tuned on the benchmark). Before, the same head was a ``Linear`` trained by
-  gradient beside the transformer: Zheng 0.821 / 0.852 / 0.867 and Kang 0.721 / 0.734 / 0.657 (training seeds
-  0 / 1 / 2); fitted, Zheng 0.861 / 0.862 / 0.852 and Kang 0.758 / 0.739 / 0.729, against logistic regression's
-  0.862 and 0.714. Training the transformer on the residual of the fixed head (loss on the sum of both heads' logits)
-  scored lower (Zheng 0.850 / 0.859, Kang 0.739 / 0.737, seeds 0 / 1). (Those runs stopped early on the prediction's
-  validation macro-F1; see the next point.)
-- **Early stopping and the restored epoch follow the transformer head's validation loss** (``monitor``), not the
-  validation macro-F1. On ~170 validation cells the macro-F1 jumps from epoch to epoch, and the epoch it picked could
-  come before the transformer head had learnt much (on the Zheng split of seed 4 it kept the first epoch; the fitted
-  head hid it). Over five Zheng splits (``--zheng-splits 5``) the mixture barely moved (mean 0.848 → 0.851;
-  Kang 0.758 both), but a transformer read without the fitted head (``linear_weight=0``) went from 0.807 to **0.822**
-  on Zheng and from 0.677 to **0.731** on Kang — above logistic regression's 0.811 and 0.714 on both. The one setting
-  measured where the mixture got worse: Kang on the reference's 2,000 HVGs, at most 25 epochs (the project-wide
-  benchmark's task), 0.728 / 0.745 → 0.709 / 0.706 (seeds 0 / 1), the transformer head alone transferring poorly
-  to the stimulated cells there with either monitor.
-- Softer class balance (``class_balance=0.5``), a 20 % validation split, plain sampling and 4000 genes did not help
-  measurably in earlier rounds, nor did keeping the last epoch instead of the best validation epoch
-  (``docs/transformer.md``).
-- **CLS pooling** rather than mean pooling: mean pooling over many similar tokens washes out the few that matter.
+Why, in short: the all-genes token starts the model where logistic regression on every gene is, and attention
+over the ``k`` genes furthest above their reference mean (not the most expressed, which are the same ribosomal genes
+in every cell) adds what sets a cell apart; gene-identity embeddings make a token more than a number; random gene
+masking while training makes the model robust to shifts such as interferon stimulation; CLS pooling keeps the few
+tokens that matter from being averaged away. The measurements behind each choice are in ``docs/design/transformer.md``
+and ``docs/transformer.md``.
 
 Class imbalance is handled outside the module, by class-balanced sampling in the training loader
 (:class:`celltyper.train.BalancedDataSplitter`); the loss here is cross entropy with label smoothing.
@@ -257,7 +217,7 @@ class TransformerClassifierModule(BaseModuleClass):
         return {}
 
     @auto_move_data
-    def inference(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    def inference(self, x: torch.Tensor) -> dict[str, torch.Tensor | list[torch.Tensor]]:
         """Each head's logits and their ensemble for every cell of the minibatch."""
         e = self.expression(x)
         heads = self.heads(e, e > 0)

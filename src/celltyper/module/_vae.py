@@ -13,7 +13,7 @@ batch and the optional categorical / continuous covariates. Four likelihoods:
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -238,6 +238,7 @@ class CountVAEModule(BaseModuleClass):
             if self.gene_likelihood == "nb":
                 px = LogSpaceNegativeBinomial(log_mu, px_r, scale=log_scale.exp())
             elif self.gene_likelihood == "zinb":
+                assert self.px_dropout_decoder is not None  # built for zinb alone
                 px = LogSpaceZeroInflatedNegativeBinomial(
                     log_mu, px_r, zi_logits=self.px_dropout_decoder(hidden), scale=log_scale.exp()
                 )
@@ -258,7 +259,7 @@ class CountVAEModule(BaseModuleClass):
     def loss(
         self,
         tensors: dict[str, torch.Tensor],
-        inference_outputs: dict[str, torch.Tensor],
+        inference_outputs: dict[str, Any],
         generative_outputs: dict[str, torch.distributions.Distribution],
         kl_weight: float = 1.0,
     ) -> LossOutput:

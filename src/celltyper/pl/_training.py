@@ -74,8 +74,10 @@ def training_curves(
             n_rows, min(ncols, len(curves)), figsize=(3.6 * min(ncols, len(curves)), 2.9 * n_rows), squeeze=False
         )
         for ax, (name, splits) in zip(axes.flat, curves.items(), strict=False):
-            for split, series in sorted(splits.items(), key=lambda item: (item[0] != "train", item[0])):
-                ax.plot(series.index, series.to_numpy(), marker="o" if len(series) < 15 else None, ms=3, label=split)
+            for split_name, series in sorted(splits.items(), key=lambda item: (item[0] != "train", item[0])):
+                ax.plot(
+                    series.index, series.to_numpy(), marker="o" if len(series) < 15 else None, ms=3, label=split_name
+                )
             only = next(iter(splits)) if len(splits) == 1 else "value"
             ax.set_title(name.replace("_", " ") + ("" if only == "value" else f" ({only})"))
             ax.set_xlabel("epoch")

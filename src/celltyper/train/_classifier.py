@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 import math
 import warnings
+from collections.abc import Sequence
+from typing import cast
 
 import lightning.pytorch as pl
 import numpy as np
@@ -107,7 +109,8 @@ class BalancedDataSplitter(DataSplitter):
             dataset = self.adata_manager.create_torch_dataset(
                 indices=self.train_idx, load_sparse_tensor=self.load_sparse_tensor
             )
-        cells = WeightedRandomSampler(self.weights, num_samples=len(self.train_idx), generator=self.generator)
+        weights = cast(Sequence[float], self.weights)  # an array: torch reads it with torch.as_tensor
+        cells = WeightedRandomSampler(weights, num_samples=len(self.train_idx), generator=self.generator)
         batch_size = self.data_loader_kwargs.get("batch_size", 128)
         # batch_size=None: the sampler already yields index lists, as in scvi's AnnDataLoader
         return DataLoader(dataset, sampler=BatchSampler(cells, batch_size, drop_last=False), batch_size=None)
@@ -224,7 +227,7 @@ class RestoreBestWeights(pl.Callback):
             return
         if self.sign * float(value) >= self.best:
             self.best = self.sign * float(value)
-            self.state = copy.deepcopy(pl_module.module.state_dict())
+            self.state = copy.deepcopy(cast(torch.nn.Module, pl_module.module).state_dict())
 
     def state_dict(self) -> dict:
         """The best value so far and its weights, saved in training checkpoints."""
@@ -237,4 +240,4 @@ class RestoreBestWeights(pl.Callback):
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Load the best weights back into the module."""
         if self.state is not None:
-            pl_module.module.load_state_dict(self.state)
+            cast(torch.nn.Module, pl_module.module).load_state_dict(self.state)

@@ -6,8 +6,10 @@ from scvi import REGISTRY_KEYS
 from scvi.train import TrainingPlan as ScviTrainingPlan
 
 
-class TrainModeMixin:
+class TrainModeMixin(ScviTrainingPlan):
     """Put the module into train mode at the start of every fit, and skip one-cell minibatches.
+
+    Put it first among the bases of a subclass of scvi-tools' :class:`~scvi.train.TrainingPlan`.
 
     scvi-tools 1.4.2 ends training, ``load`` and ``load_query_data`` with ``module.eval()``, and Lightning 2.6 no
     longer switches modules back, so a second ``train()``, training after ``load()`` or query training would run
