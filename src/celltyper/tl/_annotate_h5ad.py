@@ -141,7 +141,7 @@ def annotate_h5ad(
     if predictions is not None:
         Path(predictions).parent.mkdir(parents=True, exist_ok=True)
         table.to_csv(predictions)
-    if annotated is not None:
+    if annotated is not None and obs is not None:
         obs[table.columns[:2]] = table.iloc[:, :2]
         _copy_with_obs(path, annotated, obs)
     return table

@@ -132,6 +132,16 @@ def _query_on_annotator_genes(annotator: Annotator, query: AnnData, layer, batch
     return query_data[:, annotator.genes].copy(), overlap, found
 
 
+def _mapped_query(annotator: Annotator, cells: AnnData, query_max_epochs: int | None) -> CountVAE:
+    """The latent model with ``cells`` mapped onto it (scArches); the VAE classifier's own mapping when it has one."""
+    classifier = annotator.classifier
+    if isinstance(classifier, VAEClassifier) and classifier.query_model is not None:
+        return classifier.query_model
+    if annotator.latent_model is None:
+        raise ValueError("This annotator has no latent model (it was fitted with latent=False); pass latent=False.")
+    return map_query(annotator.latent_model, cells.copy(), query_max_epochs, annotator.settings["train_kwargs"])
+
+
 def annotate_query(
     annotator: Annotator, query: AnnData, layer, batch_key, rule, latent, query_max_epochs, random_state, progress_bar
 ) -> Annotation:
@@ -167,11 +177,7 @@ def annotate_query(
 
     query_model, position = None, None
     if latent:
-        if isinstance(classifier, VAEClassifier):
-            query_model = classifier.query_model
-        else:
-            cells = query_data[~empty].copy()
-            query_model = map_query(annotator.latent_model, cells, query_max_epochs, annotator.settings["train_kwargs"])
+        query_model = _mapped_query(annotator, query_data[~empty], query_max_epochs)
         position = np.full((query.n_obs, query_model.module.n_latent), np.nan, dtype=np.float32)
         position[~empty] = query_model.get_latent_representation()
         bar.update()

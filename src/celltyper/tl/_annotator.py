@@ -25,7 +25,7 @@ from celltyper.model import CountVAE
 
 from ._annotate_query import Annotation, annotate_query, check_query_has_counts
 from ._calibration import TemperatureScaling
-from ._classifiers import CLASSIFIERS, LIBRARY, ReferenceClassifier, normalized
+from ._classifiers import CLASSIFIERS, LIBRARY, ReferenceClassifier, VAEClassifier, normalized
 from ._fit_classifier import calibrated_classifier
 from ._genes import GeneOverlap
 from ._latent import train_reference_model
@@ -196,7 +196,7 @@ class Annotator:
         bar.update()
 
         latent_model = None
-        if latent and classifier == "vae":
+        if latent and isinstance(fit.classifier, VAEClassifier):
             latent_model = fit.classifier.model
         elif latent:
             with torch_threads(threads):

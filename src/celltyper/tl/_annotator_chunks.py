@@ -25,7 +25,8 @@ def annotator_chunk_predictor(annotator: Annotator, var: pd.DataFrame) -> Callab
     lacks read as zero), each cell divided by its total over every gene it shares with the reference, the same
     classifier, prior and temperature. Cells without counts on the annotator's genes get probability 0 everywhere.
     """
-    if not isinstance(annotator.classifier, LinearClassifier):
+    classifier = annotator.classifier
+    if not isinstance(classifier, LinearClassifier):
         raise ValueError("Streaming annotation needs an annotator with the linear classifier (the default).")
     positions, overlap = match_genes(AnnData(var=annotator.gene_table), AnnData(var=var))
     table_genes = pd.Index(annotator.gene_table.index)
@@ -38,7 +39,7 @@ def annotator_chunk_predictor(annotator: Annotator, var: pd.DataFrame) -> Callab
     )
     # A file gene counts once per reference gene matched to it, as in the in-memory alignment.
     library_weights = np.bincount(positions[positions >= 0], minlength=n_file_genes).astype(np.float32)
-    classes = annotator.classifier.classes
+    classes = classifier.classes
 
     def predict(rows: slice, counts) -> pd.DataFrame:
         counts = sp.csr_matrix(counts, dtype=np.float32)
@@ -48,7 +49,7 @@ def annotator_chunk_predictor(annotator: Annotator, var: pd.DataFrame) -> Callab
         probabilities = np.zeros((counts.shape[0], len(classes)))
         if has_counts.any():
             expression = log1p_cp10k(on_genes[has_counts], library[has_counts])
-            raw = annotator.classifier.predict_proba_normalized(expression)
+            raw = classifier.predict_proba_normalized(expression)
             probabilities[has_counts] = calibrated(
                 raw, annotator.trained_prior, annotator.target_prior, annotator.calibration
             )

@@ -12,12 +12,14 @@ from scipy.special import log_softmax
 _EPS = 1e-12
 
 
-def expected_calibration_error(y_true: Sequence[str], probabilities, classes: Sequence[str], n_bins: int = 15) -> float:
+def expected_calibration_error(
+    y_true: Sequence[str] | np.ndarray, probabilities, classes: Sequence[str], n_bins: int = 15
+) -> float:
     """ECE of the top-class confidence: ``Σ_b |B_b|/n · |accuracy(B_b) − confidence(B_b)|`` over equal-width bins."""
     probabilities = np.asarray(probabilities, dtype=float)
-    classes = np.asarray(classes, dtype=object)
+    class_names = np.asarray(classes, dtype=object)
     confidence = probabilities.max(1)
-    correct = classes[probabilities.argmax(1)] == np.asarray(y_true, dtype=object)
+    correct = class_names[probabilities.argmax(1)] == np.asarray(y_true, dtype=object)
     bins = np.minimum((confidence * n_bins).astype(int), n_bins - 1)
     ece = 0.0
     for b in range(n_bins):
@@ -71,14 +73,14 @@ def fit_temperature(
         Range searched for ``T``.
     """
     probabilities = np.asarray(probabilities, dtype=float)
-    labels = np.asarray(labels, dtype=object)
+    truth = np.asarray(labels, dtype=object)
     classes = list(classes)
-    unknown = sorted(set(labels) - set(classes))
+    unknown = sorted(set(truth) - set(classes))
     if unknown:
         raise ValueError(f"Calibration labels {unknown} are not among the classifier's classes {classes}.")
-    if probabilities.shape != (labels.size, len(classes)):
-        raise ValueError(f"probabilities has shape {probabilities.shape}; expected ({labels.size}, {len(classes)}).")
-    target = np.array([classes.index(label) for label in labels])
+    if probabilities.shape != (truth.size, len(classes)):
+        raise ValueError(f"probabilities has shape {probabilities.shape}; expected ({truth.size}, {len(classes)}).")
+    target = np.array([classes.index(label) for label in truth])
 
     def negative_log_likelihood(log_temperature: float) -> float:
         log_p = _tempered_log_probabilities(probabilities, float(np.exp(log_temperature)))
@@ -89,7 +91,7 @@ def fit_temperature(
     calibrated = np.exp(_tempered_log_probabilities(probabilities, temperature))
     return TemperatureScaling(
         temperature=temperature,
-        ece_before=expected_calibration_error(labels, probabilities, classes),
-        ece_after=expected_calibration_error(labels, calibrated, classes),
-        n_cells=int(labels.size),
+        ece_before=expected_calibration_error(truth, probabilities, classes),
+        ece_after=expected_calibration_error(truth, calibrated, classes),
+        n_cells=int(truth.size),
     )

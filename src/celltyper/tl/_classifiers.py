@@ -9,7 +9,7 @@ classifier is a subclass registered in :data:`CLASSIFIERS`. Every AnnData handed
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 from anndata import AnnData
@@ -83,12 +83,11 @@ class LinearClassifier(ReferenceClassifier):
 
     def __init__(self, C: float = LINEAR_C):
         self.C = C
-        self.model: LogisticRegression | None = None
+        self.model = LogisticRegression(C=C, class_weight="balanced", max_iter=1000)  # fitted by fit
 
     def fit(self, reference: AnnData) -> LinearClassifier:
         cells = _labelled(reference)
         labels = reference.obs[LABELS].to_numpy()[cells]
-        self.model = LogisticRegression(C=self.C, class_weight="balanced", max_iter=1000)
         self.model.fit(normalized(reference[cells]), labels)
         return self
 
@@ -122,7 +121,6 @@ class LinearClassifier(ReferenceClassifier):
                 f"Linear weights of shape {coef.shape} and {intercept.shape} do not fit {len(classes)} classes."
             )
         classifier = cls(C)
-        classifier.model = LogisticRegression(C=C, class_weight="balanced", max_iter=1000)
         classifier.model.classes_ = np.asarray(classes, dtype=object)
         classifier.model.coef_, classifier.model.intercept_ = coef, intercept
         classifier.model.n_features_in_ = coef.shape[1]
@@ -157,8 +155,8 @@ class VAEClassifier(ReferenceClassifier):
     ):
         self.max_epochs, self.query_max_epochs = max_epochs, query_max_epochs
         self.model_kwargs, self.train_kwargs = model_kwargs, train_kwargs
-        self.model = model
-        self.query_model = None
+        self.model: Any = model  # a SemiSupervisedCountVAE once fitted
+        self.query_model: Any = None  # the model mapped onto the last query with new batches
 
     def fit(self, reference: AnnData) -> VAEClassifier:
         if self.model is None:
@@ -195,7 +193,7 @@ class TransformerClassifier(ReferenceClassifier):
 
     def __init__(self, train_kwargs: dict | None = None):
         self.train_kwargs = train_kwargs
-        self.model = None
+        self.model: Any = None  # a CellTypeTransformer once fitted
 
     def fit(self, reference: AnnData) -> TransformerClassifier:
         from celltyper.model import CellTypeTransformer

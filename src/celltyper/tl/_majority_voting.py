@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import threading
 from collections.abc import Sequence
 
 import igraph
@@ -11,6 +12,9 @@ import pandas as pd
 import scipy.sparse as sp
 from sklearn.decomposition import PCA
 from sklearn.neighbors import NearestNeighbors
+
+#: igraph's random number generator is one for the whole process: one clustering at a time sets and uses it.
+_IGRAPH_RNG_LOCK = threading.Lock()
 
 
 def leiden_clusters(
@@ -29,10 +33,14 @@ def leiden_clusters(
     graph = graph.maximum(graph.T).tocoo()
     upper = graph.row < graph.col
     edges = np.column_stack([graph.row[upper], graph.col[upper]])
-    random.seed(random_state)  # igraph draws from Python's random module
-    partition = igraph.Graph(n=latent.shape[0], edges=edges.tolist()).community_leiden(
-        objective_function="modularity", resolution=resolution, n_iterations=2
-    )
+    # igraph draws from the generator set here; set on every call (and seeded) so that the clusters are the same in
+    # any thread: igraph's default generator is Python's ``random`` only in the thread that imported igraph.
+    with _IGRAPH_RNG_LOCK:
+        igraph.set_random_number_generator(random.Random(random_state))
+        partition = igraph.Graph(n=latent.shape[0], edges=edges.tolist()).community_leiden(
+            objective_function="modularity", resolution=resolution, n_iterations=2
+        )
+        igraph.set_random_number_generator(random)
     return np.asarray(partition.membership).astype(str)
 
 
@@ -50,7 +58,9 @@ def expression_embedding(normalized: sp.csr_matrix, n_components: int = 30, rand
     return PCA(n_components, svd_solver="arpack", random_state=random_state).fit_transform(scaled)
 
 
-def majority_vote(predictions: Sequence[str], clusters: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+def majority_vote(
+    predictions: Sequence[str] | np.ndarray, clusters: Sequence[str] | np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Per cell: the most frequent prediction of its cluster, and that label's share of the cluster.
 
     ``"Unknown"`` votes like any label, so a cluster mostly called ``"Unknown"`` stays ``"Unknown"``. Ties go to the

@@ -18,6 +18,7 @@ from anndata import AnnData
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
 
 from celltyper._keys import UNKNOWN
+from celltyper.model import CountVAE
 
 from ._classifiers import BATCH, LinearClassifier
 from ._transfer_data import TRUE_LABELS
@@ -93,7 +94,11 @@ def model_card(
             "unknown_threshold": settings["unknown_threshold"],
             "novelty_threshold": settings["novelty_threshold"],
         },
-        "latent_model": None if latent is None else {"kind": type(latent).__name__, "n_latent": latent.module.n_latent},
+        "latent_model": (
+            {"kind": type(latent).__name__, "n_latent": latent.module.n_latent}
+            if isinstance(latent, CountVAE)
+            else None
+        ),
         "evaluations": [],
     }
 

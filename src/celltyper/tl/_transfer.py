@@ -252,7 +252,7 @@ def transfer_labels(
     return TransferResult(
         annotator=annotator,
         classifier=annotator.classifier,
-        reference_model=annotator.latent_model,
+        reference_model=annotator.latent_model if isinstance(annotator.latent_model, CountVAE) else None,
         query_model=annotation.query_model,
         genes=annotation.genes,
         used_genes=annotator.genes.copy(),
