@@ -25,7 +25,7 @@ TENX_MATRIX = {"barcodes", "data", "indices", "indptr", "shape"}
 _UNREADABLE = (OSError, KeyError, TypeError, ValueError, IndexError)
 
 
-class UploadError(ValueError):
+class UploadError(Exception):
     """An upload the server cannot read: ``status`` is the HTTP status to answer, the message says why."""
 
     def __init__(self, message: str, status: int = 422) -> None:
