@@ -7,6 +7,8 @@ import os
 import sys
 from collections.abc import Sequence
 
+from celltyper._quiet import quiet_known_noise
+
 from ._config import DEFAULTS, ConfigError, load_config, parse_value
 from ._help import COMMANDS, EPILOG, flag_help
 
@@ -63,6 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from ._io import check_out_dir  # heavy imports (anndata, torch, scvi) only once a command runs
 
         check_out_dir(config["out"])
+        quiet_known_noise()
         from ._benchmark import run_benchmark
         from ._commands import run_annotate, run_prepare, run_train
         from ._demo import run_demo
