@@ -56,6 +56,7 @@ _TRAIN = {
     "holdout": 0.2,
     "seed": 0,
     "umap": True,
+    "write_embedded": True,
     "checkpoint_every": None,
     "resume": False,
     "model_kwargs": {},

@@ -63,6 +63,7 @@ FLAGS: dict[str, dict[str, str]] = {
         "batch_key": "Column of obs with batches (vae: corrected; transformer: each class balanced across them)",
         "holdout": "Fraction of cells held out, stratified by type, and scored in metrics.json (transformer)",
         "umap": "UMAP of the latent space in figures/umap_latent.png (vae)",
+        "write_embedded": "Write embedded.h5ad: the input with its latent space and UMAP in obsm (vae)",
         "checkpoint_every": "Save a checkpoint to OUT/checkpoint every N epochs (null: none)",
         "resume": "Resume from the checkpoint in OUT/checkpoint (an interrupted run with the same settings)",
         "model_kwargs": "Settings of the model, e.g. --set model_kwargs.n_latent=10",
