@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from . import benchmark, datasets, model, pl, pp, tl
-    from .model import CellTypeTransformer, CountVAE
+    from .model import CellTypeTransformer, CountVAE, SemiSupervisedCountVAE
     from .tl import Annotator
 
 #: Public name → the module that defines it (a submodule is its own module).
@@ -25,10 +25,22 @@ _LAZY = {
     "tl": "celltyper.tl",
     "CellTypeTransformer": "celltyper.model",
     "CountVAE": "celltyper.model",
+    "SemiSupervisedCountVAE": "celltyper.model",
     "Annotator": "celltyper.tl",
 }
 
-__all__ = ["Annotator", "CellTypeTransformer", "CountVAE", "benchmark", "datasets", "model", "pl", "pp", "tl"]
+__all__ = [
+    "Annotator",
+    "CellTypeTransformer",
+    "CountVAE",
+    "SemiSupervisedCountVAE",
+    "benchmark",
+    "datasets",
+    "model",
+    "pl",
+    "pp",
+    "tl",
+]
 __version__ = version("celltyper")
 
 
