@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from celltyper.cli import DEFAULTS, build_parser
-from celltyper.cli._help import COMMANDS, flag_help
+from celltyper.cli._help import COMMANDS, COMMON, FLAGS, flag_help
 
 #: Libraries that take seconds to import; help must not need them.
 HEAVY = ("torch", "scvi", "scanpy", "lightning", "anndata")
@@ -36,6 +36,13 @@ def test_every_flag_of_every_command_has_a_description():
             description, _, default = action.help.rpartition(" (default: ")
             assert description.strip(), f"celltyper {command} {action.option_strings[0]} has no description"
             assert default.endswith(")")
+
+
+def test_every_help_text_belongs_to_a_flag():
+    for command, texts in FLAGS.items():
+        assert set(texts) <= set(DEFAULTS[command]), f"FLAGS[{command!r}] describes keys {command} does not have"
+    for key in COMMON:
+        assert any(key in DEFAULTS[c] and key not in FLAGS.get(c, {}) for c in DEFAULTS), f"COMMON[{key!r}] is unused"
 
 
 def test_a_key_without_help_is_an_error_that_says_where_to_add_it():

@@ -2,7 +2,7 @@
 
 A flag's text comes from :data:`FLAGS` ``[command][key]`` if the key means something particular to that command, else
 from :data:`COMMON` ``[key]``. A new command needs a line in :data:`COMMANDS` and, for each of its keys that
-:data:`COMMON` does not describe, a line in :data:`FLAGS`; ``tests/test_cli.py`` checks that every flag has one.
+:data:`COMMON` does not describe, a line in :data:`FLAGS`; ``tests/test_cli_help.py`` checks that every flag has one.
 """
 
 from __future__ import annotations
@@ -26,12 +26,10 @@ EPILOG = (
 COMMON: dict[str, str] = {
     "out": "Folder to write every output to (created if missing)",
     "labels_key": "Column of obs with the cell types",
-    "batch_key": "Column of obs with the batch of each cell (a donor, a condition, a run)",
     "layer": "Layer of the h5ad with the raw counts (null: X)",
     "seed": "Random seed of the data split, the weights and the UMAP",
     "max_epochs": "Passes over the training cells (early stopping may end sooner)",
     "batch_size": "Cells per training step",
-    "umap": "Also compute a UMAP and draw it",
     "n_top_genes": "Number of highly variable genes (seurat_v3 on the counts)",
 }
 
@@ -79,7 +77,6 @@ FLAGS: dict[str, dict[str, str]] = {
     },
     "demo": {
         "dataset": "Bundled dataset to run on: kang_ifnb or zheng_sorted",
-        "labels_key": "Column of obs with the cell types",
         "batch_key": "Column of obs with batches, corrected by the CountVAE (null: none)",
     },
     "benchmark": {
