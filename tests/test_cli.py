@@ -100,6 +100,24 @@ def test_train_vae(tmp_path, counts_file):
     metrics = json.loads((out / "metrics.json").read_text())
     assert 0 <= metrics["latent"]["knn_accuracy"] <= 1 and "elbo_validation" in metrics["history"]
     assert (out / "model" / "model.json").exists() and (out / "figures" / "training_curves.png").exists()
+    again = tmp_path / "vae_no_copy"
+    assert main(["train", "--model", "vae", "--input", str(counts_file), "--out", str(again), "--max-epochs", "1",
+                 "--umap", "false", "--write-embedded", "false", "--set", "model_kwargs.n_hidden=16",
+                 "--set", "train_kwargs.enable_progress_bar=false"]) == 0  # fmt: skip
+    assert (again / "model" / "model.json").exists() and not (again / "embedded.h5ad").exists()
+
+
+def test_prepare_in_memory_data_writes_only_the_prepared_copy(tmp_path):
+    from celltyper.cli._commands import run_prepare
+
+    adata = ct.datasets.simulate(n_cells=100, n_genes=80, n_types=2, seed=0)
+    config = load_config("prepare", overrides={"out": str(tmp_path), "min_genes": 5, "umap": False,
+                                               "n_top_genes": 40, "input": "simulated cells"})  # fmt: skip
+    written = run_prepare(config, adata)
+    assert sorted(p.name for p in tmp_path.rglob("*.h5ad")) == ["prepared.h5ad"]
+    assert ad.read_h5ad(written["prepared"]).n_obs == adata.n_obs
+    with pytest.raises(KeyError, match="labels_key='celltype' is not a column of adata.obs in simulated cells"):
+        run_prepare({**config, "labels_key": "celltype"}, adata)
 
 
 def test_train_checkpoints_and_resume(tmp_path, counts_file):

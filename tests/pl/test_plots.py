@@ -26,12 +26,21 @@ def predicted(kang_small):
 
 
 def test_qc_violin_before_and_after(kang_small, tmp_path):
+    kang_small.var_names = ["MT-" + name if i < 5 else name for i, name in enumerate(kang_small.var_names)]
     ct.pp.prepare(kang_small, min_genes=150, n_top_genes=200, umap=False)
     fig = ct.pl.qc_violin(kang_small, save=tmp_path / "qc.png")
     axes = [ax for ax in fig.axes if ax.get_visible()]
     assert [ax.get_title() for ax in axes] == ["genes per cell", "counts per cell", "% mitochondrial"]
     assert [t.get_text() for t in axes[0].get_xticklabels()] == ["before filtering", "after filtering"]
     assert (tmp_path / "qc.png").stat().st_size > 1000
+
+
+def test_qc_violin_leaves_out_the_mitochondrial_panel_without_mitochondrial_genes(kang_small):
+    ct.pp.prepare(kang_small, min_genes=150, max_pct_mt=None, n_top_genes=200, umap=False)  # Kang has no MT- genes
+    fig = ct.pl.qc_violin(kang_small)
+    assert [ax.get_title() for ax in fig.axes if ax.get_visible()] == ["genes per cell", "counts per cell"]
+    with pytest.raises(ValueError, match="nothing to show"):
+        ct.pl.qc_violin(kang_small, keys=["pct_counts_mt"])
 
 
 def test_umap_panels_and_errors(predicted, tmp_path):
@@ -84,16 +93,21 @@ def test_training_curves_pairs_train_and_validation():
         "validation_loss": pd.DataFrame({"validation_loss": np.linspace(6, 2, 5)}, index=epochs),
         "elbo_train": pd.DataFrame({"elbo_train": np.linspace(9, 3, 5)}, index=epochs),
         "elbo_validation": pd.DataFrame({"elbo_validation": np.linspace(9, 4, 5)}, index=epochs),
+        "kl_global_train": pd.DataFrame({"kl_global_train": np.zeros(5)}, index=epochs),
+        "kl_global_validation": pd.DataFrame({"kl_global_validation": np.zeros(5)}, index=epochs),
     }
     fig = ct.pl.training_curves(history)
     panels = {ax.get_title(): ax for ax in fig.axes if ax.get_visible()}
-    assert set(panels) == {"loss", "elbo"}
+    assert set(panels) == {"loss", "elbo"}  # kl global is 0 at every epoch: left out
+    assert "kl global" in {ax.get_title() for ax in ct.pl.training_curves(history, keys=["kl_global"]).axes}
     assert len(panels["loss"].lines) == 2
     np.testing.assert_allclose(panels["elbo"].lines[1].get_ydata(), np.linspace(9, 4, 5))
     with pytest.raises(KeyError, match="accuracy"):
         ct.pl.training_curves(history, keys=["accuracy"])
     with pytest.raises(ValueError, match="No training history"):
         ct.pl.training_curves({})
+    with pytest.raises(ValueError, match="nothing to show"):
+        ct.pl.training_curves({"kl_global_train": history["kl_global_train"]})
 
 
 def test_training_curves_of_a_real_model(kang_small):

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import warnings
+
 import anndata as ad
 import numpy as np
 import pytest
@@ -84,6 +86,13 @@ def test_copy_leaves_the_input_untouched(zheng_small):
     assert isinstance(prepared, ad.AnnData)
     assert (zheng_small.X != before).nnz == 0
     assert "celltyper_prepare" not in zheng_small.uns and "celltyper_prepare" in prepared.uns
+
+
+def test_no_mitochondrial_warning_without_the_mitochondrial_filter(kang_small):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        summary = ct.pp.prepare(kang_small[:300].copy(), max_pct_mt=None, n_top_genes=200, umap=False, min_genes=50)
+    assert summary.n_mt_genes == 0 and "max_pct_mt" not in summary.cells_failing
 
 
 def test_batch_aware_genes_combat_and_umap(kang_small):

@@ -48,6 +48,8 @@ def test_same_predictions_as_in_memory_one_chunk_at_a_time(model_and_query, tmp_
     np.testing.assert_allclose(written["celltyper_confidence"], table["celltyper_confidence"], rtol=1e-6)
     annotated = ad.read_h5ad(tmp_path / "annotated.h5ad")
     assert (annotated.obs["celltyper_prediction"] == table["celltyper_prediction"]).all()
+    categories = annotated.obs["celltyper_prediction"].cat.categories
+    assert set(categories) == set(table["celltyper_prediction"]) and "Unknown" not in categories  # none left unused
     assert (annotated.obs["cell_type"] == query.obs["cell_type"]).all()
     assert (annotated.layers["counts"] != query.layers["counts"]).nnz == 0
     assert "celltyper_prediction" not in ad.read_h5ad(path).obs  # the input file is untouched
@@ -59,6 +61,7 @@ def test_unknown_threshold_and_bad_arguments(model_and_query):
     unsure = table["celltyper_confidence"] < 0.9
     assert (table.loc[unsure, "celltyper_prediction"] == "Unknown").all()
     assert (table.loc[~unsure, "celltyper_prediction"] != "Unknown").all()
+    assert unsure.any() and "Unknown" in table["celltyper_prediction"].cat.categories
     with pytest.raises(ValueError, match=r"unknown_threshold must be in \[0, 1\)"):
         ct.tl.annotate_h5ad(model, path, unknown_threshold=1.5)
     with pytest.raises(ValueError, match="positive number of cells"):

@@ -48,9 +48,13 @@ def _check_kwargs(function, kwargs: dict[str, Any], name: str) -> None:
         raise ValueError(f"{name} has unknown keys {unknown}; {function.__qualname__} takes {allowed}.")
 
 
-def run_prepare(config: dict) -> dict[str, Path]:
-    """``celltyper prepare``: :func:`celltyper.pp.prepare` on ``input``; writes the prepared h5ad and QC figures."""
-    adata = read_h5ad(config["input"])
+def run_prepare(config: dict, adata: AnnData | None = None) -> dict[str, Path]:
+    """``celltyper prepare``: :func:`celltyper.pp.prepare` on ``input``; writes the prepared h5ad and QC figures.
+
+    ``adata``, if given, is prepared instead of reading ``input`` (which then only names it in messages): the demo's
+    bundled data, so that it is not written to disk once more before being prepared.
+    """
+    adata = read_h5ad(config["input"]) if adata is None else adata
     require_obs(adata, config["labels_key"], "labels_key", config["input"])
     require_obs(adata, config["batch_key"], "batch_key", config["input"])
     summary = pp.prepare(adata, **{key: config[key] for key in PREPARE_ARGS})
@@ -187,8 +191,9 @@ def _train_vae(adata, config: dict, out: Path) -> dict[str, Path]:
         if colors:
             written["umap"] = figures / "umap_latent.png"
             pl.umap(embedded, colors, save=written["umap"])
-    written["embedded"] = out / "embedded.h5ad"
-    adata.write_h5ad(written["embedded"])
+    if config["write_embedded"]:
+        written["embedded"] = out / "embedded.h5ad"
+        adata.write_h5ad(written["embedded"])
     written["metrics"] = write_json(metrics, out / "metrics.json")
     if "knn_accuracy" in metrics["latent"]:
         print(f"kNN accuracy of {config['labels_key']} in the latent space: {metrics['latent']['knn_accuracy']:.3f}")

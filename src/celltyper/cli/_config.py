@@ -56,6 +56,7 @@ _TRAIN = {
     "holdout": 0.2,
     "seed": 0,
     "umap": True,
+    "write_embedded": True,
     "checkpoint_every": None,
     "resume": False,
     "model_kwargs": {},
@@ -78,10 +79,12 @@ _DEMO = {
     "labels_key": "cell_type",
     "batch_key": "condition",
     "seed": 0,
-    # the demo keeps the 2000 highly variable genes only, so that both models train in about a minute on 2 cores
+    # the demo keeps the 2000 highly variable genes only, so that both models train in about a minute on 2 cores;
+    # no mitochondrial filter: the sources of both bundled datasets dropped the mitochondrial genes
     "prepare": {
         **{k: v for k, v in _PREPARE.items() if k not in ("input", "out", "labels_key", "batch_key")},
         "subset_hvg": True,
+        "max_pct_mt": None,
     },
     "vae": {"max_epochs": 20, "batch_size": 128, "model_kwargs": {}, "train_kwargs": {}},
     "transformer": {"max_epochs": 10, "batch_size": 128, "holdout": 0.2, "model_kwargs": {}, "train_kwargs": {}},
@@ -123,7 +126,7 @@ NULLABLE: dict[str, str] = {
         ("input", "model", "vae", "data", "docs_page", "scale_results", "labels_key", "batch_key", "layer"), "string"
     ),
     **dict.fromkeys(("max_genes", "max_epochs", "query_epochs", "checkpoint_every"), "whole number"),
-    **dict.fromkeys(("min_counts", "max_counts"), "number"),
+    **dict.fromkeys(("min_counts", "max_counts", "max_pct_mt"), "number"),
     **dict.fromkeys(("tasks", "methods"), "list of names"),
 }
 

@@ -22,10 +22,11 @@ def _step(title: str) -> float:
 def run_demo(config: dict) -> dict[str, Path]:
     """Run the whole pipeline on a bundled dataset and write every artefact under ``out``.
 
-    Layout of ``out``: ``data/`` (the raw h5ad), ``prepare/`` (prepared h5ad, QC violins, UMAP), ``vae/`` and
-    ``transformer/`` (saved model, training curves, metrics; the transformer is scored on held-out cells),
-    ``annotate/`` (annotated h5ad, predictions CSV, UMAP by prediction and confidence) and ``metrics.json`` (all
-    numbers, with the time each step took).
+    Layout of ``out``: ``prepare/`` (prepared h5ad, QC violins, UMAP), ``vae/`` and ``transformer/`` (saved model,
+    training curves, metrics; the transformer is scored on held-out cells), ``annotate/`` (annotated h5ad,
+    predictions CSV, UMAP by prediction and confidence) and ``metrics.json`` (all numbers, with the time each step
+    took). The data is written once, prepared, and every later step reads that file; the annotated h5ad is the
+    result (the transformer's folder also holds its training cells, which loading it needs).
     """
     out = Path(config["out"])
     labels_key, batch_key, seed = config["labels_key"], config["batch_key"], config["seed"]
@@ -35,15 +36,12 @@ def run_demo(config: dict) -> dict[str, Path]:
     adata = getattr(datasets, config["dataset"])()
     if batch_key is not None and batch_key not in adata.obs:
         raise KeyError(f"batch_key={batch_key!r} is not a column of {config['dataset']}; it has {list(adata.obs)}.")
-    raw = out / "data" / f"{config['dataset']}.h5ad"
-    raw.parent.mkdir(parents=True, exist_ok=True)
-    adata.write_h5ad(raw)
-    print(f"{adata.n_obs} cells × {adata.n_vars} genes → {raw}")
+    print(f"{adata.n_obs} cells × {adata.n_vars} genes")
     timings["acquire"] = time.perf_counter() - start
 
     start = _step("2/5 prepare: QC, filtering, normalization, highly variable genes, PCA, UMAP")
-    prepare = {**config["prepare"], "input": raw, "out": out / "prepare", "labels_key": labels_key}
-    written = run_prepare({**prepare, "batch_key": batch_key})
+    prepare = {**config["prepare"], "input": f"celltyper.datasets.{config['dataset']}()", "out": out / "prepare"}
+    written = run_prepare({**prepare, "labels_key": labels_key, "batch_key": batch_key}, adata)
     prepared = written["prepared"]
     timings["prepare"] = time.perf_counter() - start
 
@@ -51,6 +49,7 @@ def run_demo(config: dict) -> dict[str, Path]:
     common |= {"checkpoint_every": None, "resume": False}  # a demo trains for a minute: no checkpoints
     start = _step("3/5 train CountVAE (batch-corrected latent space)")
     vae = {**config["vae"], **common, "model": "vae", "out": out / "vae", "holdout": 0.0, "umap": True}
+    vae["write_embedded"] = False  # step 5 writes the latent space and its UMAP into the annotated h5ad
     vae_written = run_train(vae)
     timings["train_vae"] = time.perf_counter() - start
 

@@ -7,31 +7,19 @@ import os
 import sys
 from collections.abc import Sequence
 
+from celltyper._quiet import quiet_known_noise
+
 from ._config import DEFAULTS, ConfigError, load_config, parse_value
-from ._io import check_out_dir
-
-_HELP = {
-    "prepare": "QC, filter, normalize, select genes and embed an h5ad of raw counts (scanpy underneath).",
-    "train": "Train a CountVAE (--model vae) or a CellTypeTransformer (--model transformer) and evaluate it.",
-    "annotate": "Label a new h5ad with a saved CellTypeTransformer: annotated h5ad + predictions CSV + UMAP.",
-    "demo": "The whole pipeline on bundled data: prepare, train both models, evaluate, annotate.",
-    "benchmark": "celltyper vs SCVI / SCANVI / logistic regression in one process: results.json, report.md, PNGs.",
-}
-
-_EPILOG = (
-    "Every setting comes from the defaults, then --config FILE.yaml, then flags: each key of the config is also a "
-    "flag (--max-epochs 5, --batch-key condition); --set key=value reaches nested keys (--set vae.max_epochs=5)."
-)
+from ._help import COMMANDS, EPILOG, flag_help
 
 
-def _flatten(defaults: dict, prefix: str = "") -> list[str]:
-    keys = []
-    for key, value in defaults.items():
-        if isinstance(value, dict) and value:
-            keys += _flatten(value, f"{prefix}{key}.")
-        else:
-            keys.append(f"{prefix}{key}")
-    return keys
+def _shown(value: object) -> str:
+    """A default as the YAML of a config file writes it: ``null``, ``true``, ``{}``."""
+    if isinstance(value, dict):
+        return "{}"
+    if value is None:
+        return "null"
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="celltyper", description="Cell-type annotation for scanpy workflows.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command, defaults in DEFAULTS.items():
-        sub = commands.add_parser(command, help=_HELP[command], description=_HELP[command], epilog=_EPILOG)
+        sub = commands.add_parser(command, help=COMMANDS[command], description=COMMANDS[command], epilog=EPILOG)
         sub.add_argument("--config", metavar="FILE.yaml", help="YAML file of settings (see configs/).")
         sub.add_argument(
             "--set", action="append", default=[], metavar="KEY=VALUE", help="Override any key, nested ones too."
@@ -47,14 +35,13 @@ def build_parser() -> argparse.ArgumentParser:
         for key, value in defaults.items():
             if isinstance(value, dict) and value:
                 continue
-            shown = "{}" if isinstance(value, dict) else value
             switch = {"nargs": "?", "const": "true"} if isinstance(value, bool) else {}  # bare --quick means true
             sub.add_argument(
                 f"--{key.replace('_', '-')}",
                 dest=f"flag:{key}",
                 metavar="VALUE",
                 default=argparse.SUPPRESS,
-                help=f"(default: {shown})",
+                help=f"{flag_help(command, key)} (default: {_shown(value)})",
                 **switch,
             )
     return parser
@@ -75,8 +62,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise ConfigError(f"--set expects KEY=VALUE, not {item!r}.")
             overrides[key.strip()] = parse_value(value)
         config = load_config(args.command, args.config, overrides)
+        from ._io import check_out_dir  # heavy imports (anndata, torch, scvi) only once a command runs
+
         check_out_dir(config["out"])
-        from ._benchmark import run_benchmark  # heavy imports only once the config is fine
+        quiet_known_noise()
+        from ._benchmark import run_benchmark
         from ._commands import run_annotate, run_prepare, run_train
         from ._demo import run_demo
 

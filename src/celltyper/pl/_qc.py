@@ -29,7 +29,8 @@ def qc_violin(adata: AnnData, keys: Sequence[str] = QC_KEYS, *, save: str | Path
         AnnData prepared by :func:`celltyper.pp.prepare` (or with the QC columns of
         :func:`scanpy.pp.calculate_qc_metrics` in ``obs``, then only "after" is drawn).
     keys
-        QC columns to draw.
+        QC columns to draw; a column that is 0 for every cell before and after filtering (``pct_counts_mt`` of data
+        without mitochondrial genes) is left out, as there is nothing to show.
     save
         Path of a PNG to write.
 
@@ -47,6 +48,9 @@ def qc_violin(adata: AnnData, keys: Sequence[str] = QC_KEYS, *, save: str | Path
         frame["stage"] = "before filtering"
         frames.insert(0, frame)
     long = pd.concat(frames, ignore_index=True)
+    keys = [key for key in keys if long[key].fillna(0).ne(0).any()]
+    if not keys:
+        raise ValueError("Every QC column to draw is 0 for every cell: nothing to show.")
     long["stage"] = pd.Categorical(long["stage"], categories=[f["stage"].iloc[0] for f in frames])
     # a cells-less AnnData whose obs holds both stages, so that scanpy draws the violins
     table = AnnData(obs=long.set_axis(long.index.astype(str)).astype(dict.fromkeys(keys, float)))

@@ -42,7 +42,8 @@ def training_curves(
         model itself.
     keys
         Metrics to draw, without the split (``"elbo"``, ``"loss"``, ``"reconstruction_loss"``, ``"accuracy"`` …);
-        ``None``: every metric logged per epoch.
+        ``None``: every metric logged per epoch, except those that are 0 at every epoch (such as ``kl_global`` of a
+        model without a global prior), which have nothing to show.
     ncols
         Panels per row.
     save
@@ -68,6 +69,10 @@ def training_curves(
         if unknown:
             raise KeyError(f"{unknown} not in the history; it has {sorted(curves)}.")
         curves = {key: curves[key] for key in keys}
+    else:
+        curves = {key: splits for key, splits in curves.items() if any(s.ne(0).any() for s in splits.values())}
+        if not curves:
+            raise ValueError("Every metric of the training history is 0 at every epoch: nothing to show.")
     n_rows = math.ceil(len(curves) / ncols)
     with style():
         fig, axes = plt.subplots(

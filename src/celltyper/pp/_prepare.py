@@ -156,7 +156,7 @@ def prepare(
     # 1. QC metrics of the raw counts
     counts = adata.X if layer is None else adata.layers[layer]
     adata.layers["counts"] = counts.copy()
-    n_mt = annotate_mt(adata, mt_prefix)
+    n_mt = annotate_mt(adata, mt_prefix, filtering=max_pct_mt is not None)
     qc_metrics(adata, layer="counts")
     qc_before = {key: adata.obs[key].to_numpy(dtype=float) for key in QC_KEYS}
 

@@ -36,11 +36,15 @@ def check_raw_counts(X, location: str) -> None:
         )
 
 
-def annotate_mt(adata: AnnData, mt_prefix: str) -> int:
-    """Flag genes whose name starts with ``mt_prefix`` (case-insensitive) in ``var["mt"]``; return how many."""
+def annotate_mt(adata: AnnData, mt_prefix: str, filtering: bool = True) -> int:
+    """Flag genes whose name starts with ``mt_prefix`` (case-insensitive) in ``var["mt"]``; return how many.
+
+    With ``filtering`` (a ``max_pct_mt`` filter is set) a warning says when no gene matches, since the filter then
+    removes nothing.
+    """
     adata.var["mt"] = adata.var_names.str.upper().str.startswith(mt_prefix.upper())
     n_mt = int(adata.var["mt"].sum())
-    if n_mt == 0:
+    if n_mt == 0 and filtering:
         warnings.warn(
             f"No gene name starts with {mt_prefix!r}, so pct_counts_mt is 0 for every cell and max_pct_mt removes "
             "nothing. Pass the prefix your mitochondrial gene names use as mt_prefix (matched case-insensitively), or "

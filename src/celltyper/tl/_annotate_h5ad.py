@@ -55,7 +55,8 @@ def annotate_h5ad(
         The query ``.h5ad``; it is not modified.
     annotated
         If given, a copy of ``path`` written here with two columns added to ``obs`` (the counts are copied on disk,
-        not through memory): ``{key_added}_prediction`` (categorical) and ``{key_added}_confidence``.
+        not through memory): ``{key_added}_prediction`` (categorical, with the cell types at least one cell got)
+        and ``{key_added}_confidence``.
     predictions
         If given, the returned table is written here as CSV.
     chunk_size
@@ -130,6 +131,7 @@ def annotate_h5ad(
     confidence = values.max(1)
     prediction = prediction.add_categories([UNKNOWN]) if UNKNOWN not in classes else prediction
     prediction[unknown_calls(confidence, unknown_threshold=unknown_threshold) | (confidence == 0)] = UNKNOWN
+    prediction = prediction.remove_unused_categories()  # no "Unknown" (or type) that no cell has, in counts or legends
     columns = {keys.prediction_key(key_added): prediction, keys.confidence_key(key_added): confidence}
     table = pd.concat(
         [
