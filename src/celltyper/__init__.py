@@ -2,9 +2,9 @@
 
 from importlib.metadata import version
 
-from . import benchmark, datasets, pl, pp, tl
+from . import benchmark, datasets, models, pl, pp, tl
 from .model import CellTypeTransformer, CountVAE
 from .tl import Annotator
 
-__all__ = ["Annotator", "CellTypeTransformer", "CountVAE", "benchmark", "datasets", "pl", "pp", "tl"]
+__all__ = ["Annotator", "CellTypeTransformer", "CountVAE", "benchmark", "datasets", "models", "pl", "pp", "tl"]
 __version__ = version("celltyper")
