@@ -11,7 +11,7 @@ from importlib.metadata import version
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from . import benchmark, datasets, model, pl, pp, tl
+    from . import benchmark, datasets, model, models, pl, pp, tl
     from .model import CellTypeTransformer, CountVAE, SemiSupervisedCountVAE
     from .tl import Annotator
 
@@ -20,6 +20,7 @@ _LAZY = {
     "benchmark": "celltyper.benchmark",
     "datasets": "celltyper.datasets",
     "model": "celltyper.model",
+    "models": "celltyper.models",
     "pl": "celltyper.pl",
     "pp": "celltyper.pp",
     "tl": "celltyper.tl",
@@ -37,6 +38,7 @@ __all__ = [
     "benchmark",
     "datasets",
     "model",
+    "models",
     "pl",
     "pp",
     "tl",
