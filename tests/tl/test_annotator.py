@@ -160,3 +160,13 @@ def test_streaming_an_h5ad_gives_the_in_memory_numbers(annotator, split, tmp_pat
     np.testing.assert_array_equal(table["celltyper_prediction"].astype(str).to_numpy(), expected)
     np.testing.assert_allclose(table["celltyper_confidence"], in_memory.obs["celltyper_confidence"], atol=1e-5)
     assert (table["celltyper_prediction"].iloc[:2] == "Unknown").all()
+
+
+def test_one_call_annotate_takes_an_annotator_a_folder_or_a_name(annotator, split, tmp_path):
+    annotator.save(tmp_path / "saved")
+    by_object, by_folder = split[1].copy(), split[1].copy()
+    ct.tl.annotate(by_object, annotator, **QUIET)
+    ct.tl.annotate(by_folder, tmp_path / "saved", **QUIET)
+    pd.testing.assert_frame_equal(by_object.obs[COLUMNS], by_folder.obs[COLUMNS])
+    with pytest.raises(FileNotFoundError, match="neither a folder holding a saved annotator nor a built-in model"):
+        ct.tl.annotate(split[1].copy(), "no_such_model", **QUIET)

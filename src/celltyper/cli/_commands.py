@@ -215,8 +215,8 @@ def _on_genes(query: AnnData, genes: pd.Index, layer: str | None) -> AnnData:
     return aligned
 
 
-def run_annotate(config: dict) -> dict[str, Path]:
-    """``celltyper annotate``: a saved CellTypeTransformer labels a new h5ad; writes it and a predictions CSV.
+def run_annotate_model(config: dict) -> dict[str, Path]:
+    """``celltyper annotate --model DIR`` with a saved CellTypeTransformer: labels an h5ad; writes it and a CSV.
 
     The predictions stream through :func:`celltyper.tl.annotate_h5ad` (the query is read in chunks, never loaded
     whole); only a UMAP (``embed`` or ``vae``) reads the whole annotated query into memory.
@@ -234,7 +234,7 @@ def run_annotate(config: dict) -> dict[str, Path]:
         config["input"],
         annotated=written["annotated"],
         predictions=written["predictions"],
-        unknown_threshold=config["unknown_threshold"],
+        unknown_threshold=config["unknown_threshold"] or 0.0,
     )
     probabilities = table.iloc[:, 2:].rename(columns=lambda column: column.removeprefix("p_"))
     if (vae_dir is not None or config["embed"]) and _enough_cells_to_embed(len(table)):

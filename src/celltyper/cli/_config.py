@@ -14,7 +14,7 @@ class ConfigError(ValueError):
     """A config file or flag names an unknown key or holds a value the command cannot use."""
 
 
-#: Allowed values of the keys that take one of a few strings.
+#: Allowed values of the keys that take one of a few strings (in the commands whose default is one of them).
 CHOICES: dict[str, tuple[str, ...]] = {
     "model": ("vae", "transformer"),
     "dataset": ("kang_ifnb", "zheng_sorted"),
@@ -64,14 +64,40 @@ _TRAIN = {
 }
 
 _ANNOTATE = {
-    "model": None,
+    "model": "pbmc",
     "vae": None,
     "input": None,
     "out": "runs/annotate",
     "labels_key": None,
-    "unknown_threshold": 0.0,
+    "layer": None,
+    "batch_key": None,
+    "majority_voting": False,
+    "unknown_threshold": None,
+    "novelty_threshold": None,
+    "stream": False,
     "embed": True,
+    "seed": 0,
 }
+
+_TRANSFER = {
+    "reference": None,
+    "query": None,
+    "out": "runs/transfer",
+    "labels_key": "cell_type",
+    "query_labels_key": None,
+    "layer": None,
+    "query_layer": None,
+    "batch_key": None,
+    "latent": True,
+    "majority_voting": False,
+    "unknown_threshold": None,
+    "novelty_threshold": None,
+    "max_epochs": None,
+    "query_epochs": None,
+    "seed": 0,
+}
+
+_SERVE = {"model": "pbmc", "host": "127.0.0.1", "port": 8000, "max_upload_mb": 1024}
 
 _DEMO = {
     "dataset": "kang_ifnb",
@@ -112,7 +138,10 @@ _BENCHMARK = {
 DEFAULTS: dict[str, dict[str, Any]] = {
     "prepare": _PREPARE,
     "train": _TRAIN,
+    "transfer": _TRANSFER,
     "annotate": _ANNOTATE,
+    "models": {},
+    "serve": _SERVE,
     "demo": _DEMO,
     "benchmark": _BENCHMARK,
 }
@@ -123,8 +152,13 @@ _NUMBER = (int, float)
 #: What each key whose default is null takes when it is set (every other key takes the kind of its default).
 NULLABLE: dict[str, str] = {
     **dict.fromkeys(
-        ("input", "model", "vae", "data", "docs_page", "scale_results", "labels_key", "batch_key", "layer"), "string"
+        (
+            *("input", "model", "vae", "data", "docs_page", "scale_results", "labels_key", "batch_key", "layer"),
+            *("reference", "query", "query_labels_key", "query_layer"),
+        ),
+        "string",
     ),
+    **dict.fromkeys(("unknown_threshold", "novelty_threshold"), "number"),
     **dict.fromkeys(("max_genes", "max_epochs", "query_epochs", "checkpoint_every"), "whole number"),
     **dict.fromkeys(("min_counts", "max_counts", "max_pct_mt"), "number"),
     **dict.fromkeys(("tasks", "methods"), "list of names"),
@@ -133,6 +167,7 @@ NULLABLE: dict[str, str] = {
 #: The smallest value of numeric keys that have one (0 epochs or a batch of 0 cells would silently mean "default").
 MINIMUM: dict[str, int] = {
     **dict.fromkeys(("max_epochs", "query_epochs", "batch_size", "n_top_genes", "n_pcs", "checkpoint_every"), 1),
+    **dict.fromkeys(("port", "max_upload_mb"), 1),
     "n_neighbors": 2,
     **dict.fromkeys(
         ("min_genes", "max_genes", "min_counts", "max_counts", "max_pct_mt", "min_cells", "seed", "random_state"), 0
@@ -158,7 +193,8 @@ def _check_nullable(key: str, value: Any, where: str) -> None:
 def _check_value(key: str, value: Any, default: Any, where: str) -> Any:
     """Return ``value`` if it fits ``key`` (same kind as the default, or one of :data:`CHOICES`), else raise."""
     name = key.rsplit(".", 1)[-1]
-    if name in CHOICES and default is not None and value is not None and value not in CHOICES[name]:
+    # a key is a choice where its default is one (annotate's model, a folder or a name, is not train's)
+    if name in CHOICES and default in CHOICES[name] and value is not None and value not in CHOICES[name]:
         raise ConfigError(f"{where}: {key}={value!r} is not allowed; choose one of {list(CHOICES[name])}.")
     if value is None:
         return value

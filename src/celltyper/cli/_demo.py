@@ -10,7 +10,7 @@ import pandas as pd
 
 from celltyper import datasets
 
-from ._commands import run_annotate, run_prepare, run_train
+from ._commands import run_annotate_model, run_prepare, run_train
 from ._io import write_json
 
 
@@ -68,7 +68,7 @@ def run_demo(config: dict) -> dict[str, Path]:
         "unknown_threshold": 0.0,
         "embed": True,
     }
-    annotated = run_annotate(annotate)
+    annotated = run_annotate_model(annotate)
     split = pd.read_csv(transformer_written["split"], index_col=0)["split"]
     result = ad.read_h5ad(annotated["annotated"])
     result.obs["celltyper_split"] = pd.Categorical(split.reindex(result.obs_names).to_numpy())

@@ -14,6 +14,7 @@ import pandas as pd
 from anndata import AnnData
 
 from celltyper import tl
+from celltyper.model._model_files import MODEL_FILE
 from celltyper.tl import Annotator
 from celltyper.tl._annotate import resolve_annotator
 
@@ -83,18 +84,18 @@ def run_transfer(config: dict) -> dict[str, Path]:
     batch_key = config["batch_key"]
     reference_counts = counts_view(reference, config["layer"], "reference", (config["labels_key"], batch_key))
     query_counts = counts_view(query, config["query_layer"], "query", (batch_key,))
+    rule = {k: config[k] for k in ("unknown_threshold", "novelty_threshold") if config[k] is not None}
     result = tl.transfer_labels(
         reference_counts,
         query_counts,
         config["labels_key"],
         batch_key=batch_key,
         majority_voting=config["majority_voting"],
-        unknown_threshold=config["unknown_threshold"],
-        novelty_threshold=config["novelty_threshold"],
         latent=config["latent"],
         max_epochs=config["max_epochs"],
         query_max_epochs=config["query_epochs"],
         random_state=config["seed"],
+        **rule,
     )
     _copy_annotation(query_counts, query)
     out = Path(config["out"])
@@ -104,8 +105,19 @@ def run_transfer(config: dict) -> dict[str, Path]:
 
 
 def run_annotate(config: dict) -> dict[str, Path]:
-    """``celltyper annotate``: a saved or built-in annotator labels the input; writes it, a CSV and a report."""
-    annotator = resolve_annotator(config["model"])
+    """``celltyper annotate``: a saved or built-in annotator labels the input; writes it, a CSV and a report.
+
+    A folder holding a saved model instead (``model.json``: a CellTypeTransformer from ``celltyper train``) is run
+    by :func:`~celltyper.cli._commands.run_annotate_model`.
+    """
+    model = config["model"]
+    if model is not None and (Path(model) / MODEL_FILE).is_file():
+        from ._commands import run_annotate_model
+
+        return run_annotate_model(config)
+    if config["vae"] is not None:
+        raise ValueError("--vae goes with a CellTypeTransformer --model; an annotator has its own latent model.")
+    annotator = resolve_annotator(model)
     out = Path(config["out"])
     if config["stream"]:
         return _stream(annotator, config, out)

@@ -64,16 +64,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = load_config(args.command, args.config, overrides)
         from ._io import check_out_dir  # heavy imports (anndata, torch, scvi) only once a command runs
 
-        check_out_dir(config["out"])
+        if "out" in config:
+            check_out_dir(config["out"])
         quiet_known_noise()
         from ._benchmark import run_benchmark
-        from ._commands import run_annotate, run_prepare, run_train
+        from ._commands import run_prepare, run_train
         from ._demo import run_demo
+        from ._deploy import run_annotate, run_models, run_serve, run_transfer
 
         run = {
             "prepare": run_prepare,
             "train": run_train,
+            "transfer": run_transfer,
             "annotate": run_annotate,
+            "models": run_models,
+            "serve": run_serve,
             "demo": run_demo,
             "benchmark": run_benchmark,
         }
