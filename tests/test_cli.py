@@ -51,7 +51,7 @@ def test_clear_errors(tmp_path, counts_file, capsys):
     assert main(["train", "--input", str(counts_file), "--set", "model_kwargs.n_token=3"]) == 2
     assert "model_kwargs has unknown keys ['n_token']" in _error(capsys)
     assert main(["annotate", "--model", str(tmp_path), "--input", str(counts_file)]) == 2
-    assert "is not a saved model folder" in _error(capsys)
+    assert "holds no saved annotator" in _error(capsys)
 
 
 def test_prepare_command(tmp_path, counts_file):

@@ -14,7 +14,7 @@ import pandas as pd
 from anndata import AnnData
 
 from celltyper import tl
-from celltyper.model._model_files import MODEL_FILE
+from celltyper.model._model_files import LEGACY_FILE, MODEL_FILE
 from celltyper.tl import Annotator
 from celltyper.tl._annotate import resolve_annotator
 
@@ -107,11 +107,11 @@ def run_transfer(config: dict) -> dict[str, Path]:
 def run_annotate(config: dict) -> dict[str, Path]:
     """``celltyper annotate``: a saved or built-in annotator labels the input; writes it, a CSV and a report.
 
-    A folder holding a saved model instead (``model.json``: a CellTypeTransformer from ``celltyper train``) is run
-    by :func:`~celltyper.cli._commands.run_annotate_model`.
+    A folder holding a saved model instead (``model.json``, or an old ``model.pt``: a CellTypeTransformer from
+    ``celltyper train``) is run by :func:`~celltyper.cli._commands.run_annotate_model`.
     """
     model = config["model"]
-    if model is not None and (Path(model) / MODEL_FILE).is_file():
+    if model is not None and any((Path(model) / name).is_file() for name in (MODEL_FILE, LEGACY_FILE)):
         from ._commands import run_annotate_model
 
         return run_annotate_model(config)
