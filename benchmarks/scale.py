@@ -1,7 +1,7 @@
 """Scaling to a million cells: one epoch of CountVAE from a backed file, of SCVI in memory, and annotation throughput.
 
 Simulated counts (``ct.datasets.simulate``, 2,000 genes) are written once to sparse h5ad files under ``--data``
-(see ``benchmarks/_scale_data.py``). Every (method, size) runs in its own subprocess, whose resident memory the
+(see ``celltyper.benchmark._scale_data``). Every (method, size) runs in its own subprocess, whose resident memory the
 parent samples every 0.05 s (``celltyper.benchmark.run_with_peak_memory``): ``peak_rss_gib`` is that run's own peak,
 not ``ru_maxrss``, which a child inherits from this parent (which may hold gigabytes after writing the files). Methods:
 
@@ -41,10 +41,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).parent))
-from _scale_data import nnz_per_cell, reference, simulated_h5ad
-
 from celltyper.benchmark import run_with_peak_memory
+from celltyper.benchmark._scale_data import nnz_per_cell, reference, simulated_h5ad
 
 METHODS = ("countvae", "scvi", "annotate", "annotate_countvae", "annotate_annotator")
 TRAINING = ("countvae", "scvi")
@@ -66,16 +64,9 @@ def train_one_epoch(method: str, path: Path) -> dict:
     """One training epoch of ``method`` on the file at ``path``; runs in a child process."""
     import anndata as ad
     import scvi
-    from lightning.pytorch.callbacks import Callback
 
     import celltyper as ct
-
-    class EpochTimer(Callback):
-        def on_train_epoch_start(self, trainer, pl_module):
-            self.start = time.perf_counter()
-
-        def on_train_epoch_end(self, trainer, pl_module):
-            self.seconds = time.perf_counter() - self.start
+    from celltyper.benchmark import EpochTimer
 
     scvi.settings.seed = 0
     start = time.perf_counter()
@@ -99,8 +90,8 @@ def train_one_epoch(method: str, path: Path) -> dict:
     )
     n_train = len(model.train_indices)
     row = {
-        "seconds_per_epoch": timer.seconds,
-        "cells_per_s": n_train / timer.seconds,
+        "seconds_per_epoch": timer.seconds[0],
+        "cells_per_s": n_train / timer.seconds[0],
         "n_train_cells": n_train,
         "setup_seconds": setup_seconds,
     }

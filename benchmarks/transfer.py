@@ -1,8 +1,10 @@
 """Label transfer: celltyper.tl.transfer_labels vs SCANVI (scArches), logistic regression and kNN on the scVI latent.
 
-Every method runs in this one process on the same reference / query cells and the same genes (the reference's
-``--n-top-genes`` highly variable genes, seurat_v3), with the same epochs for reference training and query mapping.
-Tasks:
+Every method runs in this one process on the same reference / query cells, with the same epochs for reference
+training and query mapping. ``transfer_labels`` gets the full data and picks its own genes; the baselines
+(``celltyper.benchmark``: SCANVI and kNN on the latent of one SCVI reference model, query mapped by scArches, and
+logistic regression) get the reference's ``--n-top-genes`` highly variable genes (seurat_v3). Tasks
+(reference / query pairs of ``celltyper.benchmark._pairs``):
 
 - ``kang``: Kang IFN-β PBMC (bundled), train on control, annotate stimulated.
 - ``kang_8donors``: Kang control PBMC of 8 donors (shared data), train on 4 donors, annotate the other 4.
@@ -24,7 +26,7 @@ import logging
 import sys
 import time
 import warnings
-from functools import partial
+from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib
@@ -33,15 +35,20 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import scanpy as sc
-import scvi
 from anndata import AnnData
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
-from sklearn.neighbors import KNeighborsClassifier
 
 import celltyper as ct
-from celltyper.benchmark import classification_metrics, expected_calibration_error, load_real_dataset, write_results
+from celltyper.benchmark import METHODS, Budget, Task, classification_metrics, expected_calibration_error, write_results
+from celltyper.benchmark._logreg import log_normalized, logreg_probabilities
+from celltyper.benchmark._pairs import (
+    kang_conditions,
+    kang_donors,
+    on_genes,
+    pair_task,
+    reference_genes,
+    zheng_to_donor_a,
+)
 
 #: Confidence below which a cell counts as "Unknown" (celltyper's default unknown_threshold), for every method.
 UNKNOWN_THRESHOLD = 0.5
@@ -61,198 +68,83 @@ ZHENG_LINEAGE = {
 }
 
 
-# --- data ---------------------------------------------------------------------------------------------------------
-def kang_split(drop: str | None = None) -> tuple[AnnData, AnnData]:
-    """Kang control (reference, optionally without type ``drop``) and stimulated (query) cells."""
-    adata = ct.datasets.kang_ifnb()
-    reference = adata[adata.obs["condition"] == "control"].copy()
-    if drop is not None:
-        reference = reference[reference.obs["cell_type"] != drop].copy()
-    return reference, adata[adata.obs["condition"] == "stimulated"].copy()
+# --- methods: each returns the query cells' probabilities (cells × types) and extra numbers for the report -------
+def celltyper(classifier: str) -> Callable:
+    """``ct.tl.transfer_labels`` with ``classifier`` on the full reference and query (it picks its own genes)."""
+
+    def run(reference: AnnData, query: AnnData, labels_key: str, batch_key: str | None, args) -> tuple:
+        query = query.copy()
+        budget = {"max_epochs": args.epochs, "query_max_epochs": args.query_epochs, "n_top_genes": args.n_top_genes}
+        train_kwargs = {"batch_size": args.batch_size}
+        result = ct.tl.transfer_labels(
+            reference, query, labels_key, layer="counts", batch_key=batch_key, classifier=classifier,
+            train_kwargs=train_kwargs, **budget,
+        )  # fmt: skip
+        confidence, novelty = query.obs["celltyper_confidence"].to_numpy(), query.obs["celltyper_novelty"].to_numpy()
+        return result.probabilities, {
+            "confidence": confidence,
+            "unknown": (query.obs["celltyper_prediction"] == "Unknown").to_numpy(),
+            # Other confidence-like scores (higher = more like the reference) whose novel-type AUROC is reported too.
+            "scores": {"1-novelty": 1 - novelty, "confidence*(1-novelty)": confidence * (1 - novelty)},
+            "gene_overlap": result.gene_overlap,
+            "temperature": result.calibration.temperature,
+            "ece_heldout_before": result.calibration.ece_before,
+            "ece_heldout_after": result.calibration.ece_after,
+            "n_shifted_genes_excluded": len(result.excluded_genes),
+        }
+
+    return run
 
 
-def kang_donor_split(data_dir) -> tuple[AnnData, AnnData]:
-    """Kang 8 control donors: the first 4 donors (sorted by name) are the reference, the other 4 the query."""
-    adata = load_real_dataset("kang_8donors", data_dir)
-    donors = sorted(adata.obs["donor"].astype(str).unique())
-    in_reference = adata.obs["donor"].astype(str).isin(donors[:4]).to_numpy()
-    return adata[in_reference].copy(), adata[~in_reference].copy()
+def logreg(C: float = 1.0, class_weight: str | None = None, without_shifted: bool = False) -> Callable:
+    """The benchmark's logistic regression; ``without_shifted``: less the genes transfer_labels leaves out (0.25)."""
+
+    def run(task: Task, budget: Budget, cache: dict) -> tuple:
+        reference, query = task.reference, task.query
+        if without_shifted:
+            keep = ~reference.var_names.isin(ct.tl.shifted_genes(reference.X, query.X, reference.var_names, 0.25))
+            reference, query = reference[:, keep].copy(), query[:, keep].copy()
+        return logreg_probabilities(reference, query, task.labels_key, C=C, class_weight=class_weight), {}
+
+    return run
 
 
-def zheng_split(data_dir) -> tuple[AnnData, AnnData]:
-    """Zheng sorted PBMC (reference) and frozen donor A (query, unlabelled)."""
-    return ct.datasets.zheng_sorted(), load_real_dataset("zheng_donor_a", data_dir)
+def harness(name: str) -> Callable:
+    """A method of ``celltyper.benchmark.METHODS`` (SCANVI and SCVI share one SCVI reference model per task)."""
+    return lambda task, budget, cache: (METHODS[name][0](task, budget, cache).probabilities, {})
 
 
-def reference_genes(reference: AnnData, n_top_genes: int) -> pd.Index:
-    """The reference's highly variable genes (seurat_v3 on counts) — the genes every method sees."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        hvg = sc.pp.highly_variable_genes(
-            reference, n_top_genes=n_top_genes, flavor="seurat_v3", layer="counts", inplace=False
-        )
-    return reference.var_names[hvg["highly_variable"].to_numpy()]
-
-
-def on_genes(adata: AnnData, genes: pd.Index) -> AnnData:
-    """``adata`` on ``genes`` (zero-filled where missing), counts in X and layers['counts'], obs kept."""
-    aligned, _ = ct.tl.align_genes(adata, AnnData(var=pd.DataFrame(index=genes)), layer="counts", min_gene_overlap=0)
-    return aligned
-
-
-def log_normalized(adata: AnnData) -> np.ndarray:
-    """log1p(1e4 · counts / library), dense."""
-    out = sc.pp.normalize_total(adata, target_sum=1e4, layer="counts", inplace=False)["X"]
-    return np.log1p(np.asarray(out.todense()) if hasattr(out, "todense") else out)
-
-
-# --- methods: each returns (classes, probabilities of the query cells) --------------------------------------------
-def run_celltyper(reference, query, labels_key, batch_key, args, classifier="linear"):  # transfer_labels' default
-    query = query.copy()
-    result = ct.tl.transfer_labels(
-        reference,
-        query,
-        labels_key,
-        layer="counts",
-        batch_key=batch_key,
-        classifier=classifier,
-        n_top_genes=args.n_top_genes,
-        max_epochs=args.epochs,
-        query_max_epochs=args.query_epochs,
-        train_kwargs={"batch_size": args.batch_size},
-    )
-    confidence, novelty = query.obs["celltyper_confidence"].to_numpy(), query.obs["celltyper_novelty"].to_numpy()
-    extra = {
-        "confidence": confidence,
-        "unknown": (query.obs["celltyper_prediction"] == "Unknown").to_numpy(),
-        # Other confidence-like scores (higher = more like the reference) whose novel-type AUROC is reported too.
-        "scores": {"1-novelty": 1 - novelty, "confidence*(1-novelty)": confidence * (1 - novelty)},
-        "gene_overlap": result.gene_overlap,
-        "temperature": result.calibration.temperature,
-        "ece_heldout_before": result.calibration.ece_before,
-        "ece_heldout_after": result.calibration.ece_after,
-        "n_shifted_genes_excluded": len(result.excluded_genes),
-    }
-    return list(result.probabilities.columns), result.probabilities.to_numpy(), extra
-
-
-def _scvi_reference(reference, batch_key, args):
-    scvi.settings.seed = 0
-    scvi.model.SCVI.setup_anndata(reference, layer="counts", batch_key=batch_key)
-    model = scvi.model.SCVI(reference, n_latent=20)
-    model.train(
-        max_epochs=args.epochs,
-        batch_size=args.batch_size,
-        plan_kwargs={"n_epochs_kl_warmup": max(1, args.epochs // 2)},
-        enable_progress_bar=False,
-    )
-    return model
-
-
-def _query_batches(query, batch_key):
-    query.obs["_batch"] = ("query:" + query.obs[batch_key].astype(str)) if batch_key else "query"
-
-
-def run_scanvi(reference, query, labels_key, batch_key, args):
-    reference, query = reference.copy(), query.copy()
-    reference.obs["_batch"] = reference.obs[batch_key].astype(str) if batch_key else "reference"
-    reference.obs["_labels"] = reference.obs[labels_key].astype(str)
-    scvi.settings.seed = 0
-    scvi.model.SCVI.setup_anndata(reference, layer="counts", batch_key="_batch", labels_key="_labels")
-    vae = scvi.model.SCVI(reference, n_latent=20, encode_covariates=True)
-    vae.train(
-        max_epochs=args.epochs,
-        batch_size=args.batch_size,
-        plan_kwargs={"n_epochs_kl_warmup": max(1, args.epochs // 2)},
-        enable_progress_bar=False,
-    )
-    model = scvi.model.SCANVI.from_scvi_model(vae, unlabeled_category="Unknown", labels_key="_labels")
-    model.train(max_epochs=max(1, args.epochs // 2), batch_size=args.batch_size, enable_progress_bar=False)
-    _query_batches(query, batch_key)
-    query.obs["_labels"] = "Unknown"
-    query_model = scvi.model.SCANVI.load_query_data(query, model)
-    query_model.train(
-        max_epochs=args.query_epochs,
-        batch_size=args.batch_size,
-        plan_kwargs={"weight_decay": 0.0},
-        enable_progress_bar=False,
-    )
-    probabilities = query_model.predict(query, soft=True)
-    return list(probabilities.columns), probabilities.to_numpy(), {}
-
-
-def run_knn_scvi(reference, query, labels_key, batch_key, args):
-    reference, query = reference.copy(), query.copy()
-    reference.obs["_batch"] = reference.obs[batch_key].astype(str) if batch_key else "reference"
-    scvi.settings.seed = 0
-    scvi.model.SCVI.setup_anndata(reference, layer="counts", batch_key="_batch")
-    vae = scvi.model.SCVI(reference, n_latent=20, encode_covariates=True)
-    vae.train(
-        max_epochs=args.epochs,
-        batch_size=args.batch_size,
-        plan_kwargs={"n_epochs_kl_warmup": max(1, args.epochs // 2)},
-        enable_progress_bar=False,
-    )
-    _query_batches(query, batch_key)
-    query_model = scvi.model.SCVI.load_query_data(query, vae)
-    query_model.train(
-        max_epochs=args.query_epochs,
-        batch_size=args.batch_size,
-        plan_kwargs={"weight_decay": 0.0},
-        enable_progress_bar=False,
-    )
-    knn = KNeighborsClassifier(n_neighbors=15).fit(
-        vae.get_latent_representation(), reference.obs[labels_key].astype(str)
-    )
-    return list(knn.classes_), knn.predict_proba(query_model.get_latent_representation(query)), {}
-
-
-def run_logreg(reference, query, labels_key, batch_key, args, C=1.0, class_weight=None):
-    model = LogisticRegression(max_iter=1000, C=C, class_weight=class_weight).fit(
-        log_normalized(reference), reference.obs[labels_key].astype(str)
-    )
-    return list(model.classes_), model.predict_proba(log_normalized(query)), {}
-
-
-def run_logreg_unshifted(reference, query, labels_key, batch_key, args, **logreg_kwargs):
-    """Logistic regression without the genes celltyper leaves out (max_gene_shift=0.25): an ablation."""
-    shifted = ct.tl.shifted_genes(reference.X, query.X, reference.var_names, 0.25)
-    keep = ~reference.var_names.isin(shifted)
-    return run_logreg(reference[:, keep].copy(), query[:, keep].copy(), labels_key, batch_key, args, **logreg_kwargs)
-
-
-METHODS = {
-    "celltyper": run_celltyper,
-    "SCANVI (scArches)": run_scanvi,
-    "kNN on scVI": run_knn_scvi,
-    "logreg": run_logreg,
-    "logreg, shifted genes removed": run_logreg_unshifted,
+#: Methods on the full data (celltyper) or, through a benchmark Task, on the reference's HVGs (the baselines).
+METHODS_ON_FULL_DATA = {f"celltyper (classifier={c})": celltyper(c) for c in ("vae", "transformer")}
+METHODS_ON_FULL_DATA = {"celltyper": celltyper("linear"), **METHODS_ON_FULL_DATA}
+BASELINES = {
+    "SCANVI (scArches)": harness("scanvi"),
+    "kNN on scVI": harness("scvi"),
+    "logreg": logreg(),
+    "logreg, shifted genes removed": logreg(without_shifted=True),
     # The same, class-balanced and 100 times more regularised.
-    "logreg (balanced, C=0.01), shifted genes removed": partial(run_logreg_unshifted, C=0.01, class_weight="balanced"),
-    # transfer_labels with its other classifiers (the VAE's, CellTypeTransformer): on request.
-    "celltyper (classifier=vae)": partial(run_celltyper, classifier="vae"),
-    "celltyper (classifier=transformer)": partial(run_celltyper, classifier="transformer"),
+    "logreg (balanced, C=0.01), shifted genes removed": logreg(0.01, "balanced", without_shifted=True),
 }
-DEFAULT_METHODS = [name for name in METHODS if not name.startswith("celltyper (classifier=")]
+ALL_METHODS = [*METHODS_ON_FULL_DATA, *BASELINES]
+#: transfer_labels with its other classifiers (the VAE's, CellTypeTransformer) runs on request only.
+DEFAULT_METHODS = [name for name in ALL_METHODS if not name.startswith("celltyper (classifier=")]
 
 
 # --- tasks ----------------------------------------------------------------------------------------------------------
 def run_methods(reference, query, labels_key, batch_key, args):
     """Yield (method, classes, probabilities, extra, seconds) for every method, on the same genes."""
     genes = reference_genes(reference, args.n_top_genes)
-    # celltyper selects the same genes itself (n_top_genes); the baselines get them here.
-    aligned_reference, aligned_query = on_genes(reference, genes), on_genes(query, genes)
-    for name, method in METHODS.items():
-        if name not in args.methods:
-            continue
+    task = pair_task("transfer", on_genes(reference, genes), on_genes(query, genes), labels_key, batch_key)
+    budget, cache = Budget(args.epochs, args.query_epochs, args.batch_size), {}
+    for name in [name for name in ALL_METHODS if name in args.methods]:
         start = time.perf_counter()
-        if name.startswith("celltyper"):
-            classes, probabilities, extra = method(reference, query, labels_key, batch_key, args)
+        if name in METHODS_ON_FULL_DATA:
+            probabilities, extra = METHODS_ON_FULL_DATA[name](reference, query, labels_key, batch_key, args)
         else:
-            classes, probabilities, extra = method(aligned_reference, aligned_query, labels_key, batch_key, args)
+            probabilities, extra = BASELINES[name](task, budget, cache)
         seconds = time.perf_counter() - start
         logging.info("%s done in %.0f s", name, seconds)
-        yield name, classes, probabilities, extra, seconds
+        yield name, list(probabilities.columns), probabilities.to_numpy(), extra, seconds
 
 
 def _confidences(probabilities: np.ndarray, extra: dict) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
@@ -286,9 +178,9 @@ def labelled_task(task, reference, query, labels_key, batch_key, args) -> list[d
 
 
 def zheng_task(args) -> list[dict]:
-    reference, query = zheng_split(args.data)
+    reference, query = zheng_to_donor_a(args.data)
     markers = {k: [g for g in v if g in query.var_names] for k, v in LINEAGE_MARKERS.items()}
-    expression = pd.DataFrame(log_normalized(query), index=query.obs_names, columns=query.var_names)
+    expression = pd.DataFrame(log_normalized(query).toarray(), index=query.obs_names, columns=query.var_names)
     z = (expression - expression.mean()) / expression.std().replace(0, 1)
     marker_lineage = pd.DataFrame({k: z[v].mean(1) for k, v in markers.items()}).idxmax(axis=1).to_numpy()
     rows = []
@@ -314,7 +206,7 @@ def zheng_task(args) -> list[dict]:
 def novel_task(args) -> list[dict]:
     rows = []
     for dropped in args.novel_types:
-        reference, query = kang_split(drop=dropped)
+        reference, query = kang_conditions(drop=dropped)
         novel = (query.obs["cell_type"].astype(str) == dropped).to_numpy()
         for name, _classes, probabilities, extra, seconds in run_methods(reference, query, "cell_type", None, args):
             confidence, unknown, scores = _confidences(probabilities, extra)
@@ -363,9 +255,9 @@ TASK_TITLES = {
 
 def run_task(task: str, args) -> list[dict]:
     if task == "kang":
-        return labelled_task(TASK_TITLES[task], *kang_split(), "cell_type", None, args)
+        return labelled_task(TASK_TITLES[task], *kang_conditions(), "cell_type", None, args)
     if task == "kang_8donors":
-        return labelled_task(TASK_TITLES[task], *kang_donor_split(args.data), "cell_type", "donor", args)
+        return labelled_task(TASK_TITLES[task], *kang_donors(args.data), "cell_type", "donor", args)
     if task == "zheng":
         return zheng_task(args)
     return novel_task(args)
@@ -424,7 +316,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--query-epochs", type=int, default=50, help="query mapping epochs (every model)")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--n-top-genes", type=int, default=2000)
-    parser.add_argument("--methods", nargs="+", default=DEFAULT_METHODS, choices=list(METHODS))
+    parser.add_argument("--methods", nargs="+", default=DEFAULT_METHODS, choices=ALL_METHODS)
     parser.add_argument("--novel-types", nargs="+", default=["B", "NK"])
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")

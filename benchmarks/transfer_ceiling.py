@@ -26,14 +26,14 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from sklearn.linear_model import LogisticRegression
+import scipy.sparse as sp
 from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedKFold
 
-sys.path.insert(0, str(Path(__file__).parent))
-from transfer import kang_donor_split, kang_split, log_normalized, on_genes, reference_genes
+from celltyper.benchmark._logreg import fit_logreg, log_normalized
+from celltyper.benchmark._pairs import kang_conditions, kang_donors, on_genes, reference_genes
 
-SPLITS = {"kang": lambda data: kang_split(), "kang_8donors": kang_donor_split}
+SPLITS = {"kang": lambda data: kang_conditions(), "kang_8donors": kang_donors}
 TRAINING = ("reference only", "query folds", "reference + query folds")
 
 
@@ -42,19 +42,19 @@ def cross_validated_f1(reference, query, C: float, seed: int) -> dict[str, float
     X_reference, y_reference = log_normalized(reference), reference.obs["cell_type"].astype(str).to_numpy()
     X_query, y_query = log_normalized(query), query.obs["cell_type"].astype(str).to_numpy()
     predictions = {training: np.empty(len(y_query), dtype=object) for training in TRAINING}
-    reference_model = LogisticRegression(C=C, class_weight="balanced", max_iter=3000).fit(X_reference, y_reference)
+    reference_model = fit_logreg(X_reference, y_reference, C=C, class_weight="balanced", max_iter=3000)
     predictions["reference only"][:] = reference_model.predict(X_query)
     folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=seed).split(X_query, y_query)
     for train, test in folds:
         sets = {
             "query folds": (X_query[train], y_query[train]),
             "reference + query folds": (
-                np.vstack([X_reference, X_query[train]]),
+                sp.vstack([X_reference, X_query[train]]),
                 np.concatenate([y_reference, y_query[train]]),
             ),
         }
         for training, (X, y) in sets.items():
-            model = LogisticRegression(C=C, class_weight="balanced", max_iter=3000).fit(X, y)
+            model = fit_logreg(X, y, C=C, class_weight="balanced", max_iter=3000)
             predictions[training][test] = model.predict(X_query[test])
     return {training: f1_score(y_query, predicted, average="macro") for training, predicted in predictions.items()}
 

@@ -55,11 +55,10 @@ def _row(variant: str, n_cells: int, queue: mp.Queue) -> None:
     reference, query = _data(n_cells)
     start = time.perf_counter()
     if VARIANTS[variant] is None:
-        from sklearn.linear_model import LogisticRegression
-
         from celltyper._normalization import log1p_cp10k
+        from celltyper.benchmark._logreg import fit_logreg
 
-        model = LogisticRegression(max_iter=1000).fit(log1p_cp10k(reference.X), reference.obs["cell_type"])
+        model = fit_logreg(log1p_cp10k(reference.X), reference.obs["cell_type"].to_numpy())
         model.predict_proba(log1p_cp10k(query.X))
     else:
         ct.tl.transfer_labels(

@@ -15,7 +15,7 @@ from scib_metrics.benchmark import BatchCorrection, Benchmarker
 from scib_metrics.nearest_neighbors import NeighborsResults
 from sklearn.neighbors import NearestNeighbors
 
-from ._methods import log_cp10k
+from ._logreg import log_normalized
 from ._tasks import Task
 
 #: Column names of :meth:`scib_metrics.benchmark.Benchmarker.get_results` → keys of ``results.json``.
@@ -38,7 +38,7 @@ def exact_neighbors(X: np.ndarray, k: int) -> NeighborsResults:
 
 def _unintegrated_pca(adata: AnnData) -> np.ndarray:
     """PCA of log-normalized counts: the 'before integration' reference of scib's PCR comparison."""
-    return sc.pp.pca(log_cp10k(adata), n_comps=min(50, adata.n_vars - 1, adata.n_obs - 1))
+    return sc.pp.pca(log_normalized(adata), n_comps=min(50, adata.n_vars - 1, adata.n_obs - 1))
 
 
 def integration_scores(task: Task, latents: dict[str, np.ndarray], out: Path | None = None) -> pd.DataFrame:

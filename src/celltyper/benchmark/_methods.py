@@ -14,16 +14,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import scanpy as sc
 import scvi
-from anndata import AnnData
-from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import KNeighborsClassifier
 
 import celltyper as ct
 from celltyper._keys import UNKNOWN, latent_key, prediction_key
 from celltyper.module._vae import GeneLikelihood
 
+from ._logreg import fit_logreg, log_normalized
 from ._measure import EpochTimer
 from ._tasks import Task
 
@@ -44,17 +42,20 @@ class Budget:
         Minibatch size of every neural method.
     seed
         ``scvi.settings.seed`` before every method.
+    scanvi_max_epochs
+        SCANVI's epochs after the SCVI reference model (``None``: half of ``max_epochs``).
     """
 
     max_epochs: int = 40
     query_epochs: int = 20
     batch_size: int = 128
     seed: int = 0
+    scanvi_max_epochs: int | None = None
 
     @property
     def scanvi_epochs(self) -> int:
-        """Extra epochs SCANVI trains after being initialized from the SCVI reference model."""
-        return max(1, self.max_epochs // 2)
+        """SCANVI's epochs after the SCVI reference model: ``scanvi_max_epochs``, else half of ``max_epochs``."""
+        return self.scanvi_max_epochs or max(1, self.max_epochs // 2)
 
 
 @dataclass
@@ -221,30 +222,25 @@ def _run_countvae(gene_likelihood: GeneLikelihood) -> Callable[[Task, Budget, Ca
     return run
 
 
-def log_cp10k(adata: AnnData):
-    """log1p(counts per 10,000) of ``layers["counts"]``, sparse (CellTypist's input)."""
-    return sc.pp.log1p(sc.pp.normalize_total(adata, target_sum=1e4, layer="counts", inplace=False)["X"])
-
-
-def run_logreg(task: Task, budget: Budget, cache: Cache) -> MethodOutput:
-    """Logistic regression on log1p(CP10k) (scikit-learn, L2, C = 1): CellTypist's method."""
-    reference, query = task.reference, task.query
-    start = time.perf_counter()
-    model = LogisticRegression(max_iter=1000).fit(log_cp10k(reference), reference.obs[task.labels_key].astype(str))
-    train_seconds = time.perf_counter() - start
-    start = time.perf_counter()
-    probabilities = model.predict_proba(log_cp10k(query))
-    predict_seconds = time.perf_counter() - start
-    return MethodOutput(
-        pd.DataFrame(probabilities, index=query.obs_names, columns=model.classes_), None, train_seconds, predict_seconds
-    )
-
-
 def _labels_key(task: Task) -> str:
     """The task's column of cell types, which a method that classifies needs."""
     if task.labels_key is None:
         raise ValueError(f"Task {task.name!r} has no labels_key: only integration methods run on it.")
     return task.labels_key
+
+
+def run_logreg(task: Task, budget: Budget, cache: Cache) -> MethodOutput:
+    """Logistic regression on log1p(CP10k) (scikit-learn, L2, C = 1): CellTypist's method (:mod:`._logreg`)."""
+    reference, query = task.reference, task.query
+    start = time.perf_counter()
+    model = fit_logreg(log_normalized(reference), reference.obs[_labels_key(task)].to_numpy())
+    train_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    probabilities = model.predict_proba(log_normalized(query))
+    predict_seconds = time.perf_counter() - start
+    return MethodOutput(
+        pd.DataFrame(probabilities, index=query.obs_names, columns=model.classes_), None, train_seconds, predict_seconds
+    )
 
 
 def run_transformer(task: Task, budget: Budget, cache: Cache) -> MethodOutput:

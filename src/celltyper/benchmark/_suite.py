@@ -13,11 +13,10 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 from anndata import AnnData
-from sklearn.model_selection import train_test_split
 
+from celltyper._split import holdout_split
 from celltyper.datasets import shift_technology
 
 from ._data import load_real_dataset
@@ -122,10 +121,8 @@ def _only_reference_types(reference: AnnData, query: AnnData) -> AnnData:
 
 def _halves(adata: AnnData, seed: int) -> tuple[AnnData, AnnData]:
     """A stratified 50 / 50 split of ``adata`` into reference and query."""
-    reference, query = train_test_split(
-        np.arange(adata.n_obs), test_size=0.5, stratify=adata.obs[LABELS].to_numpy(), random_state=seed
-    )
-    return adata[np.sort(reference)].copy(), adata[np.sort(query)].copy()
+    reference, query = holdout_split(adata.obs[LABELS].to_numpy(), 0.5, seed)
+    return adata[reference].copy(), adata[query].copy()
 
 
 def _by_donors(adata: AnnData, reversed_: bool) -> tuple[AnnData, AnnData]:

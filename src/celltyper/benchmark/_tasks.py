@@ -10,8 +10,8 @@ from pathlib import Path
 import anndata as ad
 import numpy as np
 from anndata import AnnData
-from sklearn.model_selection import train_test_split
 
+from celltyper._split import holdout_split
 from celltyper.datasets import kang_ifnb, zheng_sorted
 from celltyper.tl._genes import highly_variable_genes
 
@@ -106,7 +106,7 @@ def make_task(
 
 def _holdout(labels, fraction: float, seed: int) -> np.ndarray:
     """Stratified query mask: ``fraction`` of the cells of every label."""
-    _, query = train_test_split(np.arange(len(labels)), test_size=fraction, stratify=labels, random_state=seed)
+    _, query = holdout_split(labels, fraction, seed)
     mask = np.zeros(len(labels), dtype=bool)
     mask[query] = True
     return mask

@@ -1,4 +1,4 @@
-"""Simulated h5ad files for ``benchmarks/scale.py``, written in chunks so that memory stays low.
+"""Simulated h5ad files for the scaling benchmark (``benchmarks/scale.py``), written in chunks so that memory stays low.
 
 One block of ``BLOCK_CELLS`` cells is drawn with :func:`celltyper.datasets.simulate` (2,000 genes) and appended to
 the file as many times as the size needs (the cells of a 1M-cell file are that block ten times, with unique
@@ -15,7 +15,6 @@ from pathlib import Path
 
 import anndata as ad
 import h5py
-import numpy as np
 import pandas as pd
 from anndata.io import sparse_dataset, write_elem
 
@@ -73,13 +72,3 @@ def nnz_per_cell(path: Path) -> float:
     """Mean number of non-zero counts per cell of a written file."""
     with h5py.File(path, "r") as f:
         return float(f["X"]["data"].shape[0] / f["X"].attrs["shape"][0])
-
-
-if __name__ == "__main__":
-    import sys
-
-    for size in sys.argv[2:]:
-        written_path = simulated_h5ad(int(size), sys.argv[1])
-        print(written_path, f"{nnz_per_cell(written_path):.0f} non-zeros per cell", flush=True)
-        backed = ad.read_h5ad(written_path, backed="r")
-        print(backed, np.asarray(backed.X[:2].sum(1)).ravel(), flush=True)
