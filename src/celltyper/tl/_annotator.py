@@ -165,6 +165,11 @@ class Annotator:
         if query is not None:
             check_query(query, layer)
         Annotation.check_rule(unknown_threshold, novelty_threshold)
+        if not 0 < calibration_fraction < 1:
+            raise ValueError(
+                f"calibration_fraction must be between 0 and 1 (the share of labelled reference cells held out to fit "
+                f"the confidence's temperature), not {calibration_fraction}."
+            )
         scvi.settings.seed = random_state
         bar = tqdm(total=3 if latent else 2, desc="fitting the annotator", disable=not progress_bar, leave=False)
 

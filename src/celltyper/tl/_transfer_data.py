@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from anndata import AnnData
-from sklearn.model_selection import train_test_split
 
 from celltyper._keys import UNKNOWN
+from celltyper._split import holdout_split
 from celltyper.model._validation import summarize_matrix
 
 from ._classifiers import BATCH, LABELS, LIBRARY, LinearClassifier
@@ -86,11 +86,9 @@ def reference_copy(reference, labels_key, layer, batch_key, calibration_fraction
     labels = reference.obs[labels_key].astype(object).where(reference.obs[labels_key].notna(), UNKNOWN).astype(str)
     adata.obs[BATCH] = reference.obs[batch_key].astype(str).to_numpy() if batch_key is not None else "reference"
     labelled = np.flatnonzero(labels.to_numpy() != UNKNOWN)
-    _, held_out = train_test_split(
-        labelled, test_size=calibration_fraction, stratify=labels.iloc[labelled].to_numpy(), random_state=random_state
-    )
+    _, held_out = holdout_split(labels.iloc[labelled].to_numpy(), calibration_fraction, random_state)
     calibration = np.zeros(adata.n_obs, dtype=bool)
-    calibration[held_out] = True
+    calibration[labelled[held_out]] = True
     adata.obs[CALIBRATION] = calibration
     adata.obs[LABELS] = np.where(calibration, UNKNOWN, labels.to_numpy())
     adata.obs[TRUE_LABELS] = labels.to_numpy()
