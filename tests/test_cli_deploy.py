@@ -102,3 +102,29 @@ def test_clear_errors(files, tmp_path, capsys):
     args = ["transfer", "--reference", str(folder / "reference.h5ad"), "--query", str(text), "--out", str(tmp_path)]
     assert main(args) == 2
     assert "is not an .h5ad file, a 10x .h5 file or a 10x .mtx folder" in capsys.readouterr().err
+
+
+def test_annotate_with_a_transformer_and_vae_reads_a_query_with_other_genes(tmp_path):
+    """The models' genes are read from a query with other genes (more, fewer, another order): missing ones as zeros."""
+    adata = ct.datasets.simulate(n_cells=300, n_genes=120, n_types=3, n_batches=2, seed=6)
+    train_file = tmp_path / "train.h5ad"
+    adata.write_h5ad(train_file)
+    quiet = ["--set", "train_kwargs.enable_progress_bar=false", "--max-epochs", "1"]
+    small = "model_kwargs={n_tokens: 16, d_model: 16, n_layers: 1}"
+    assert main(["train", "--input", str(train_file), "--out", str(tmp_path / "tf"), "--set", small, *quiet]) == 0
+    args = ["train", "--model", "vae", "--input", str(train_file), "--out", str(tmp_path / "vae"), "--umap", "false"]
+    assert main([*args, "--batch-key", "batch", "--set", "model_kwargs.n_hidden=16", *quiet]) == 0
+
+    extra = ad.AnnData(
+        X=sp.csr_matrix(np.ones((adata.n_obs, 30), dtype=np.float32)),
+        obs=adata.obs,
+        var=pd.DataFrame(index=[f"extra_{i}" for i in range(30)]),
+    )
+    extra.layers["counts"] = extra.X.copy()
+    query = ad.concat([adata[:, 5:], extra], axis=1, merge="first")[:, ::-1].copy()  # lacks 5 of the models' genes
+    query.obs = adata.obs.copy()
+    query.write_h5ad(tmp_path / "query.h5ad")
+    out = tmp_path / "annotated"
+    args = ["annotate", "--model", str(tmp_path / "tf" / "model"), "--vae", str(tmp_path / "vae" / "model")]
+    assert main([*args, "--input", str(tmp_path / "query.h5ad"), "--out", str(out)]) == 0
+    assert ad.read_h5ad(out / "annotated.h5ad").obsm["X_celltyper"].shape == (adata.n_obs, 10)
