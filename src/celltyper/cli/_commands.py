@@ -154,7 +154,7 @@ def _train_transformer(adata, config: dict, out: Path) -> dict[str, Path]:
             f"held-out {len(test)} cells: accuracy {metrics['test']['accuracy']:.3f}, "
             f"macro-F1 {metrics['test']['macro_f1']:.3f}, ECE {metrics['test']['ece']:.3f}"
         )
-    for label in model.class_names_:
+    for label in model.cell_types:
         safe = "".join(c if c.isalnum() else "_" for c in str(label))
         try:
             importance = model.get_feature_importance(str(label))
