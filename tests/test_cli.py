@@ -107,17 +107,17 @@ def test_train_vae(tmp_path, counts_file):
     assert (again / "model" / "model.json").exists() and not (again / "embedded.h5ad").exists()
 
 
-def test_prepare_in_memory_data_writes_only_the_prepared_copy(tmp_path):
-    from celltyper.cli._commands import run_prepare
+def test_prepared_outputs_of_in_memory_data_are_only_the_prepared_copy(tmp_path):
+    """The demo prepares bundled data in memory: it is written once, prepared; no UMAP figure without a UMAP."""
+    from celltyper.cli._outputs import write_prepared
 
     adata = ct.datasets.simulate(n_cells=100, n_genes=80, n_types=2, seed=0)
-    config = load_config("prepare", overrides={"out": str(tmp_path), "min_genes": 5, "umap": False,
-                                               "n_top_genes": 40, "input": "simulated cells"})  # fmt: skip
-    written = run_prepare(config, adata)
+    summary = ct.pp.prepare(adata, min_genes=5, umap=False, n_top_genes=40)
+    written = write_prepared(adata, summary, tmp_path, ["cell_type"])
     assert sorted(p.name for p in tmp_path.rglob("*.h5ad")) == ["prepared.h5ad"]
     assert ad.read_h5ad(written["prepared"]).n_obs == adata.n_obs
-    with pytest.raises(KeyError, match="labels_key='celltype' is not a column of adata.obs in simulated cells"):
-        run_prepare({**config, "labels_key": "celltype"}, adata)
+    assert json.loads(written["summary"].read_text())["n_cells_after"] == adata.n_obs
+    assert "umap" not in written and written["qc_violin"].stat().st_size > 1000
 
 
 def test_train_checkpoints_and_resume(tmp_path, counts_file):

@@ -38,6 +38,11 @@ def cluster_agreement_key(key_added: str = KEY_ADDED) -> str:
     return f"{key_added}_cluster_agreement"
 
 
+def split_key(key_added: str = KEY_ADDED) -> str:
+    """``obs`` column of whether a cell trained the model (``"train"``) or was held out to score it (``"test"``)."""
+    return f"{key_added}_split"
+
+
 def latent_key(key_added: str = KEY_ADDED) -> str:
     """``obsm`` key of the cells' position in the reference model's latent space."""
     return f"X_{key_added}"

@@ -48,7 +48,7 @@ def test_labels_that_are_not_strings_get_one_sentence_and_leave_adata_as_it_was(
 def test_string_labels_as_categorical_work():
     adata = _adata(labels=pd.Categorical(np.where(np.arange(40) % 2, "A", "B")))
     ct.CellTypeTransformer.setup_anndata(adata, labels_key="cell_type")
-    assert list(ct.CellTypeTransformer(adata, n_genes=10).class_names_) == ["A", "B"]
+    assert list(ct.CellTypeTransformer(adata, n_genes=10).cell_types) == ["A", "B"]
 
 
 def test_a_failed_setup_leaves_obs_and_uns_as_they_were():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import scvi
@@ -10,6 +12,7 @@ from sklearn.metrics import f1_score
 
 import celltyper as ct
 from celltyper.model import _transformer as transformer_model
+from celltyper.model._json_codec import encode
 from celltyper.model._transformer import _per_type_sample
 from celltyper.train._classifier import balanced_weights, stratified_split
 
@@ -82,9 +85,9 @@ def test_predict_soft_annotate_and_history(trained):
     counts_before = query.layers["counts"].copy()
     labels = model.predict(query)
     probabilities = model.predict(query, soft=True)
-    assert labels.shape == (query.n_obs,) and set(labels) <= set(model.class_names_)
+    assert labels.shape == (query.n_obs,) and set(labels) <= set(model.cell_types)
     assert list(probabilities.index) == list(query.obs_names)
-    assert list(probabilities.columns) == list(model.class_names_)
+    assert list(probabilities.columns) == list(model.cell_types)
     np.testing.assert_allclose(probabilities.sum(1), 1.0, rtol=1e-5)
     np.testing.assert_array_equal(probabilities.columns[probabilities.to_numpy().argmax(1)], labels)
     truth = query.obs["cell_type"].astype(str).to_numpy()
@@ -92,6 +95,9 @@ def test_predict_soft_annotate_and_history(trained):
     model.annotate(query)
     np.testing.assert_array_equal(query.obs["celltyper_prediction"].astype(str), labels)
     assert query.obs["celltyper_confidence"].between(0, 1).all()
+    model.annotate(query, key_added="mine")
+    np.testing.assert_array_equal(query.obs["mine_prediction"].astype(str), labels)
+    np.testing.assert_allclose(query.obs["mine_confidence"], probabilities.max(1), rtol=1e-6)
     assert (query.layers["counts"] != counts_before).nnz == 0
     assert {"train_loss", "validation_loss", "validation_macro_f1"} <= set(model.history)
 
@@ -108,7 +114,7 @@ def test_both_heads_classify_and_the_prediction_mixes_them(trained):
         transformer, linear = module.heads(e, e > 0)
         mixed = module.classify(x)
     for logits in (transformer, linear):
-        assert (model.class_names_[logits.argmax(1).numpy()] == truth[:500]).mean() > 0.6
+        assert (np.asarray(model.cell_types)[logits.argmax(1).numpy()] == truth[:500]).mean() > 0.6
     w = module.linear_weight
     expected = (1 - w) * torch.log_softmax(transformer, 1) + w * torch.log_softmax(linear, 1)
     torch.testing.assert_close(mixed, expected)
@@ -168,6 +174,21 @@ def test_save_load_round_trip(trained, tmp_path):
     model.save(tmp_path / "model", save_anndata=True)
     loaded = ct.CellTypeTransformer.load(tmp_path / "model")
     np.testing.assert_allclose(loaded.predict(query, soft=True), model.predict(query, soft=True), atol=1e-6)
+
+
+def test_a_folder_that_saved_class_names_loads(trained, tmp_path):
+    """Folders saved before ``cell_types`` hold a ``class_names_`` attribute: load skips it, a new save drops it."""
+    model, query = trained
+    model.save(tmp_path / "old", save_anndata=True)
+    manifest_path = tmp_path / "old" / "model.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["attributes"]["class_names_"] = encode(np.asarray(model.cell_types, dtype=object), "class_names_")
+    manifest_path.write_text(json.dumps(manifest))
+    loaded = ct.CellTypeTransformer.load(tmp_path / "old")
+    assert loaded.cell_types == model.cell_types and not hasattr(loaded, "class_names_")
+    np.testing.assert_allclose(loaded.predict(query, soft=True), model.predict(query, soft=True), atol=1e-6)
+    loaded.save(tmp_path / "new")
+    assert "class_names_" not in json.loads((tmp_path / "new" / "model.json").read_text())["attributes"]
 
 
 def test_query_with_missing_genes(trained):

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
+from celltyper import _keys as keys
 from celltyper import tl
 from celltyper.model._model_files import LEGACY_FILE, MODEL_FILE
 from celltyper.tl import Annotator
@@ -65,7 +66,7 @@ def _write_outputs(
     adata.write_h5ad(written["annotated"])
     predictions_table(adata, probabilities).to_csv(written["predictions"])
     written |= write_report(adata, probabilities, out, labels_key, title)
-    counts = adata.obs["celltyper_prediction"].value_counts()
+    counts = adata.obs[keys.prediction_key()].value_counts()
     print("predicted cell types:\n" + counts[counts > 0].to_string())
     return written
 
@@ -150,7 +151,7 @@ def _stream(annotator: Annotator, config: dict, out: Path) -> dict[str, Path]:
         unknown_threshold=config["unknown_threshold"],
         layer=config["layer"],
     )
-    print("predicted cell types:\n" + table["celltyper_prediction"].value_counts().to_string())
+    print("predicted cell types:\n" + table[keys.prediction_key()].value_counts().to_string())
     return written
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -15,8 +16,7 @@ from celltyper import pl
 from celltyper._keys import UNKNOWN
 from celltyper.pp._prepare import MIN_CELLS_UMAP
 
-from ._evaluate import classifier_figures, classifier_metrics
-from ._io import write_json
+from ._outputs import write_evaluation
 
 UNKNOWN_COLUMN = "is_unknown"
 
@@ -57,19 +57,17 @@ def write_report(adata: AnnData, probabilities: pd.DataFrame, out: Path, labels_
     prediction = adata.obs[keys.prediction_key()]
     embedded = _umap(adata)
     if embedded is not None:
-        embedded.obs[UNKNOWN_COLUMN] = pd.Categorical(np.where(prediction == UNKNOWN, "Unknown", "known"))
+        embedded.obs[UNKNOWN_COLUMN] = pd.Categorical(np.where(prediction == UNKNOWN, UNKNOWN, "known"))
         colors = [keys.prediction_key(), keys.confidence_key(), UNKNOWN_COLUMN]
         colors += [labels_key] if labels_key else []
         written["umap"] = figures / "umap_predictions.png"
         pl.umap(embedded, colors, save=written["umap"])
     written["confidence"] = figures / "confidence_per_type.png"
     pl.confidence_histograms(adata, save=written["confidence"])
-    metrics = {}
+    metrics: dict[str, Any] = {}
     if labels_key is not None:
-        metrics = classifier_metrics(adata, labels_key, probabilities)
-        confusion, f1 = classifier_figures(adata, labels_key, figures)
-        written |= {"confusion_matrix": confusion, "f1_per_class": f1, "metrics": out / "metrics.json"}
-        write_json(metrics, written["metrics"])
+        evaluation, metrics = write_evaluation(adata, labels_key, probabilities, out)
+        written |= evaluation
     plt.close("all")
     counts = prediction.value_counts()
     lines = [f"# {title}", "", f"{adata.n_obs:,} cells; {int(counts.get(UNKNOWN, 0)):,} Unknown.", ""]

@@ -26,6 +26,10 @@ _SETUP_METHOD = "setup_anndata"
 class SafeModelIOMixin:
     """``save`` / ``load`` as safetensors + JSON; list it first among a model's base classes."""
 
+    #: Attributes that folders saved by an earlier celltyper hold and this version derives instead: ``load`` skips
+    #: them, so that they are neither set on the model nor saved again.
+    _retired_attributes: frozenset[str] = frozenset()
+
     def save(
         self,
         dir_path: str | os.PathLike,
@@ -95,7 +99,7 @@ class SafeModelIOMixin:
         )
         adata = saved.read_anndata() if adata is None else adata
         adata = in_model_gene_order(adata, saved.var_names)
-        attributes = dict(saved.attributes)
+        attributes = {name: value for name, value in saved.attributes.items() if name not in cls._retired_attributes}
         registry = attributes.pop("registry_")
         setup_args = registry.get("setup_args")
         if registry.get("setup_method_name", _SETUP_METHOD) != _SETUP_METHOD or not isinstance(setup_args, dict):

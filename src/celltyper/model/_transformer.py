@@ -145,11 +145,14 @@ class CellTypeTransformer(SafeModelIOMixin, UnsupervisedTrainingMixin, BaseModel
     >>> clf.train()
     >>> labels = clf.predict(query)
     >>> clf.annotate(query)  # writes query.obs["celltyper_prediction"], query.obs["celltyper_confidence"]
+    >>> clf.cell_types  # the columns of clf.predict(query, soft=True)
     """
 
     _module_cls = TransformerClassifierModule
     _training_plan_cls = ClassifierTrainingPlan
     _data_splitter_cls = BalancedDataSplitter
+    #: Earlier versions saved the class names as ``class_names_``; they are now :attr:`cell_types`, from the registry.
+    _retired_attributes = frozenset({"class_names_"})
 
     def __init__(
         self,
@@ -185,8 +188,8 @@ class CellTypeTransformer(SafeModelIOMixin, UnsupervisedTrainingMixin, BaseModel
         X = self.adata_manager.get_from_registry(REGISTRY_KEYS.X_KEY)
         _check_values(X, registered_location(self.adata_manager))
         labels = self.adata_manager.get_from_registry(REGISTRY_KEYS.LABELS_KEY).ravel()
-        self.class_names_ = self._label_mapping()[:-1]
-        labelled = labels < len(self.class_names_)
+        n_classes = len(self.cell_types)
+        labelled = labels < n_classes
         labels_key = self.registry_["setup_args"]["labels_key"]
         unlabeled = self.registry_["setup_args"]["unlabeled_category"]
         if not labelled.any():
@@ -196,12 +199,12 @@ class CellTypeTransformer(SafeModelIOMixin, UnsupervisedTrainingMixin, BaseModel
             )
         if len(np.unique(labels[labelled])) < 2:
             raise ValueError(
-                f"adata.obs[{labels_key!r}] has a single cell type ({self.class_names_[labels[labelled][0]]!r}) among "
+                f"adata.obs[{labels_key!r}] has a single cell type ({self.cell_types[labels[labelled][0]]!r}) among "
                 "the labelled cells; a classifier needs at least two."
             )
         self.module = self._module_cls(
             n_input=self.summary_stats.n_vars,
-            n_classes=len(self.class_names_),
+            n_classes=n_classes,
             n_genes=n_genes,
             n_tokens=n_tokens,
             d_model=d_model,
@@ -216,22 +219,24 @@ class CellTypeTransformer(SafeModelIOMixin, UnsupervisedTrainingMixin, BaseModel
         )
         # F statistic and mean of log1p(CP10k) over the labelled cells, chunk by chunk (a backed X is never loaded)
         chunks = ((log1p_cp10k(chunk), labels[rows]) for rows, chunk in row_chunks(X))
-        statistics = ClassStatistics.accumulate(chunks, len(self.class_names_))
+        statistics = ClassStatistics.accumulate(chunks, n_classes)
         genes = np.sort(np.argsort(-statistics.f_statistic(), kind="stable")[: self.module.n_genes])
         self.module.set_reference(
             torch.as_tensor(genes), torch.as_tensor(statistics.mean()[genes], dtype=torch.float32)
         )
         self._model_summary_string = (
-            f"CellTypeTransformer: {len(self.class_names_)} cell types, {self.module.n_genes} of "
+            f"CellTypeTransformer: {n_classes} cell types, {self.module.n_genes} of "
             f"{self.summary_stats.n_vars} genes, "
             f"{n_tokens} gene tokens{' + all-genes token' if all_genes_token else ''}, d_model={d_model}, "
             f"n_layers={n_layers}, n_heads={n_heads}"
         )
         self.init_params_ = self._get_init_params(locals())
 
-    def _label_mapping(self) -> np.ndarray:
-        """Label names in code order; the unlabeled category is last."""
-        return np.asarray(self.adata_manager.get_state_registry(REGISTRY_KEYS.LABELS_KEY).categorical_mapping)
+    @property
+    def cell_types(self) -> list[str]:
+        """The cell types the classifier predicts: the columns of ``predict(soft=True)``, in their order."""
+        mapping = self.adata_manager.get_state_registry(REGISTRY_KEYS.LABELS_KEY).categorical_mapping
+        return list(mapping[:-1])  # the unlabeled category is last
 
     @classmethod
     def setup_anndata(
@@ -370,10 +375,10 @@ class CellTypeTransformer(SafeModelIOMixin, UnsupervisedTrainingMixin, BaseModel
             labels = self.adata_manager.get_from_registry(REGISTRY_KEYS.LABELS_KEY).ravel()
             size = datasplitter_kwargs.get("validation_size", validation_size)
             split_seed = datasplitter_kwargs["seed"]
-            train_cells, _, _ = stratified_split(labels, len(self.class_names_), size, split_seed)
+            train_cells, _, _ = stratified_split(labels, len(self.cell_types), size, split_seed)
             self._fit_linear_head(_per_type_sample(train_cells, labels, LINEAR_HEAD_CELLS_PER_TYPE, split_seed))
         plan_kwargs = {
-            "n_classes": len(self.class_names_),
+            "n_classes": len(self.cell_types),
             "lr": lr,
             "weight_decay": weight_decay,
             **(plan_kwargs or {}),
@@ -416,8 +421,8 @@ class CellTypeTransformer(SafeModelIOMixin, UnsupervisedTrainingMixin, BaseModel
         coef, intercept = fit.coef_, fit.intercept_
         if len(fit.classes_) == 2:  # scikit-learn's binary model: one logit, for the second class
             coef, intercept = np.vstack([np.zeros_like(coef), coef]), np.array([0.0, intercept[0]])
-        full_coef = np.zeros((len(self.class_names_), len(genes)), dtype=np.float32)
-        full_intercept = np.full(len(self.class_names_), -1e4, dtype=np.float32)  # classes without training cells
+        full_coef = np.zeros((len(self.cell_types), len(genes)), dtype=np.float32)
+        full_intercept = np.full(len(self.cell_types), -1e4, dtype=np.float32)  # classes without training cells
         full_coef[fit.classes_], full_intercept[fit.classes_] = coef, intercept
         self.module.set_linear_head(torch.as_tensor(full_coef), torch.as_tensor(full_intercept))
 
@@ -507,34 +512,30 @@ class CellTypeTransformer(SafeModelIOMixin, UnsupervisedTrainingMixin, BaseModel
             blocks.append(torch.softmax(self.module.classify(x), dim=1).cpu().numpy())
         if n_noninteger:
             _warn_noninteger(n_noninteger, location)
-        probabilities = np.concatenate(blocks) if blocks else np.zeros((0, len(self.class_names_)))
+        cell_types = np.asarray(self.cell_types)
+        probabilities = np.concatenate(blocks) if blocks else np.zeros((0, len(cell_types)))
         if soft:
-            return pd.DataFrame(probabilities, index=obs_names, columns=self.class_names_)
-        return self.class_names_[probabilities.argmax(1)]
+            return pd.DataFrame(probabilities, index=obs_names, columns=cell_types)
+        return cell_types[probabilities.argmax(1)]
 
-    def annotate(
-        self,
-        adata: AnnData | None = None,
-        prediction_key: str = keys.prediction_key(),
-        confidence_key: str = keys.confidence_key(),
-    ) -> None:
+    def annotate(self, adata: AnnData | None = None, key_added: str = keys.KEY_ADDED) -> None:
         """Write predicted cell types and their probability to ``adata.obs``.
 
         Parameters
         ----------
         adata
             AnnData to annotate (default: the reference); see :meth:`predict`.
-        prediction_key
-            Column written to ``adata.obs`` with the predicted cell type (categorical).
-        confidence_key
-            Column written to ``adata.obs`` with the probability of that cell type.
+        key_added
+            Prefix of the columns written to ``adata.obs``: ``f"{key_added}_prediction"`` (the most probable cell
+            type, categorical) and ``f"{key_added}_confidence"`` (its probability), as :func:`celltyper.tl.annotate`
+            names them.
         """
         target = self.adata if adata is None else adata
         probabilities = self.predict(adata, soft=True)
-        target.obs[prediction_key] = pd.Categorical(
-            probabilities.columns[probabilities.to_numpy().argmax(1)], categories=self.class_names_
+        target.obs[keys.prediction_key(key_added)] = pd.Categorical(
+            probabilities.columns[probabilities.to_numpy().argmax(1)], categories=self.cell_types
         )
-        target.obs[confidence_key] = probabilities.to_numpy().max(1)
+        target.obs[keys.confidence_key(key_added)] = probabilities.to_numpy().max(1)
 
     def get_feature_importance(
         self, label: str, adata: AnnData | None = None, max_cells: int = 500, seed: int = 0
@@ -561,10 +562,10 @@ class CellTypeTransformer(SafeModelIOMixin, UnsupervisedTrainingMixin, BaseModel
         ``Series`` gene → mean importance over the ``n_genes`` genes the model reads, sorted from most to least
         important.
         """
-        if label not in self.class_names_:
-            raise KeyError(f"Unknown label {label!r}; the model knows {list(self.class_names_)}.")
+        if label not in self.cell_types:
+            raise KeyError(f"Unknown label {label!r}; the model knows {self.cell_types}.")
         self._check_trained()
-        code = int(np.flatnonzero(self.class_names_ == label)[0])
+        code = self.cell_types.index(label)
         predicted = np.asarray(self.predict(adata))
         cells = np.flatnonzero(predicted == label)
         if len(cells) == 0:

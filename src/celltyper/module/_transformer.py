@@ -1,8 +1,8 @@
 """TransformerClassifierModule: a small transformer that reads each cell as a short sentence of gene tokens.
 
 Read top to bottom: counts → normalized expression → (training: random gene masking) → tokens → pre-LN blocks →
-CLS head, plus a fixed linear head (logistic regression) on the expression → a mixture of their log-probabilities;
-loss = the CLS head's cross entropy.
+CLS head, plus a fixed linear head (logistic regression) on the expression → logits: the heads' log-probabilities,
+mixed with fixed weights; loss = the CLS head's cross entropy.
 
 How a cell becomes a sequence (``B`` cells, ``G`` input genes, ``N`` = ``n_genes`` model genes, ``k`` gene tokens,
 ``D`` = ``d_model``)::
@@ -187,14 +187,17 @@ class TransformerClassifierModule(BaseModuleClass):
         return logits
 
     def ensemble(self, logits: list[torch.Tensor]) -> torch.Tensor:
-        """The model's prediction (B, n_classes): the heads' log-probabilities, mixed with ``linear_weight``."""
+        """The model's logits (B, n_classes): the heads' log-probabilities, mixed with ``linear_weight``.
+
+        A weighted sum of log-probabilities is not normalized; its softmax is the prediction's probabilities.
+        """
         if len(logits) == 1:
             return F.log_softmax(logits[0], dim=1)
         w = self.linear_weight
         return (1 - w) * F.log_softmax(logits[0], dim=1) + w * F.log_softmax(logits[1], dim=1)
 
     def classify_normalized(self, e: torch.Tensor, expressed: torch.Tensor) -> torch.Tensor:
-        """Log-probabilities (B, n_classes) from normalized expression; differentiable in ``e`` (feature importance)."""
+        """Logits (B, n_classes) from normalized expression; differentiable in ``e`` (feature importance)."""
         return self.ensemble(self.heads(e, expressed))
 
     def expression(self, x: torch.Tensor) -> torch.Tensor:
@@ -206,7 +209,7 @@ class TransformerClassifierModule(BaseModuleClass):
 
     @auto_move_data
     def classify(self, x: torch.Tensor) -> torch.Tensor:
-        """Log-probabilities (B, n_classes) of counts ``x`` (B, G)."""
+        """Logits (B, n_classes) of counts ``x`` (B, G), as every celltyper module's ``classify``: softmax them."""
         e = self.expression(x)
         return self.classify_normalized(e, e > 0)
 

@@ -11,6 +11,8 @@ from anndata import AnnData
 from matplotlib.figure import Figure
 from sklearn.metrics import f1_score
 
+from celltyper import _keys as keys
+
 from ._utils import check_obs_keys, finish, style
 
 
@@ -22,7 +24,7 @@ def _labels(adata: AnnData, labels_key: str, prediction_key: str) -> tuple[pd.Se
 def confusion_matrix(
     adata: AnnData,
     labels_key: str,
-    prediction_key: str = "celltyper_prediction",
+    prediction_key: str = keys.prediction_key(),
     *,
     normalize: bool = True,
     save: str | Path | None = None,
@@ -74,7 +76,7 @@ def confusion_matrix(
 def f1_bars(
     adata: AnnData,
     labels_key: str,
-    prediction_key: str = "celltyper_prediction",
+    prediction_key: str = keys.prediction_key(),
     *,
     save: str | Path | None = None,
 ) -> Figure:

@@ -116,9 +116,9 @@ def _annotate_upload(
     return pd.DataFrame(
         {
             "cell": query.obs_names.astype(str),
-            "prediction": query.obs[keys.prediction_key("celltyper")].astype(str).to_numpy(),
-            "confidence": query.obs[keys.confidence_key("celltyper")].to_numpy(dtype=float),
-            "novelty": query.obs[keys.novelty_key("celltyper")].to_numpy(dtype=float),
+            "prediction": query.obs[keys.prediction_key()].astype(str).to_numpy(),
+            "confidence": query.obs[keys.confidence_key()].to_numpy(dtype=float),
+            "novelty": query.obs[keys.novelty_key()].to_numpy(dtype=float),
         },
         columns=list(COLUMNS),
     )

@@ -21,6 +21,7 @@ import scvi
 from anndata import AnnData
 from tqdm.auto import tqdm
 
+from celltyper import _keys as keys
 from celltyper.model import CountVAE
 
 from ._annotate_query import Annotation, annotate_query, check_query_has_counts
@@ -248,7 +249,7 @@ class Annotator:
         unknown_threshold: float | None = None,
         novelty_threshold: float | None = None,
         majority_voting: bool = False,
-        key_added: str = "celltyper",
+        key_added: str = keys.KEY_ADDED,
         latent: bool | None = None,
         query_max_epochs: int | None = None,
         n_threads: Threads = "auto",

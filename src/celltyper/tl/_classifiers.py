@@ -209,7 +209,7 @@ class TransformerClassifier(ReferenceClassifier):
 
     @property
     def classes(self) -> list[str]:
-        return [str(c) for c in self.model.class_names_]
+        return [str(c) for c in self.model.cell_types]
 
 
 #: ``classifier=`` name → class.
