@@ -18,11 +18,11 @@ from anndata import AnnData
 
 from celltyper import _keys as keys
 from celltyper import pl, pp, tl
+from celltyper._split import holdout_split
 from celltyper.model import CellTypeTransformer, CountVAE
 from celltyper.model._checkpoints import CHECKPOINT_FILE
 from celltyper.model._model_files import read_model_dir
 
-from ._evaluate import holdout_split
 from ._io import read_h5ad, read_obs, require_dir, require_obs
 from ._outputs import enough_cells_to_embed, write_evaluation, write_prepared, write_transformer_run, write_vae_run
 

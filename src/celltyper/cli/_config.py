@@ -172,6 +172,7 @@ MINIMUM: dict[str, int] = {
     **dict.fromkeys(
         ("min_genes", "max_genes", "min_counts", "max_counts", "max_pct_mt", "min_cells", "seed", "random_state"), 0
     ),
+    **dict.fromkeys(("holdout",), 0),
 }
 
 

@@ -18,9 +18,9 @@ import scvi
 
 from celltyper import _keys as keys
 from celltyper import datasets, pl, pp, tl
+from celltyper._split import holdout_split
 from celltyper.model import CellTypeTransformer, CountVAE
 
-from ._evaluate import holdout_split
 from ._io import require_obs, write_json
 from ._outputs import write_prepared, write_transformer_run, write_vae_run
 
