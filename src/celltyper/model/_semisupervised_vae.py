@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -11,6 +11,7 @@ import scipy.sparse as sp
 import torch
 from anndata import AnnData
 from scvi import REGISTRY_KEYS
+from scvi.data._utils import _validate_adata_dataloader_input
 from scvi.data.fields import (
     CategoricalJointObsField,
     CategoricalObsField,
@@ -424,7 +425,8 @@ class SemiSupervisedCountVAE(SemisupervisedTrainingMixin, CountVAE):
         mc_samples: int = 5000,
         batch_size: int | None = None,
         return_dist: bool = False,
-        dataloader=None,
+        dataloader: Iterator[dict[str, torch.Tensor | None]] | None = None,
+        **data_loader_kwargs,
     ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         """:meth:`scvi.model.base.VAEMixin.get_latent_representation`; with ``latent_flow``, through the flow.
 
@@ -433,13 +435,14 @@ class SemiSupervisedCountVAE(SemisupervisedTrainingMixin, CountVAE):
         """
         if self.module.flow is None or not give_mean:
             return super().get_latent_representation(
-                adata, indices, give_mean, mc_samples, batch_size, return_dist, dataloader
+                adata, indices, give_mean, mc_samples, batch_size, return_dist, dataloader, **data_loader_kwargs
             )
         if return_dist:
             raise ValueError("With latent_flow the posterior is not a Normal: return_dist=True has no mean / variance.")
+        _validate_adata_dataloader_input(self, adata, dataloader)
         if dataloader is None:
             dataloader = self._make_data_loader(
-                adata=self._validate_anndata(adata), indices=indices, batch_size=batch_size
+                adata=self._validate_anndata(adata), indices=indices, batch_size=batch_size, **data_loader_kwargs
             )
         means = [
             self.module.latent_mean(self.module.inference(**self.module._get_inference_input(tensors))).cpu()
