@@ -74,6 +74,7 @@ def main() -> None:
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS)[:4], choices=list(VARIANTS))
     parser.add_argument("--epochs", type=int, default=20, help="training epochs of every variant")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--repeats", type=int, default=1, help="runs of each variant, interleaved; the fastest kept")
     args = parser.parse_args()
     torch.set_num_threads(1)
     logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
@@ -82,16 +83,20 @@ def main() -> None:
     rows = []
     for transfer in suite_transfers(args.transfers, seed=args.seed):
         task = as_task(transfer, n_top_genes=2000)
-        for name in args.variants:
-            rows.append({"transfer": transfer.name, "variant": name, **run(task, VARIANTS[name], budget)})
-            print(json.dumps(rows[-1]), flush=True)
+        fastest = {}  # the same seed gives the same scores: repeats only measure time with less noise
+        for name in [*args.variants] * args.repeats:
+            row = {"transfer": transfer.name, "variant": name, **run(task, VARIANTS[name], budget)}
+            print(json.dumps(row), flush=True)
+            if name not in fastest or row["seconds_per_epoch"] < fastest[name]["seconds_per_epoch"]:
+                fastest[name] = row
+        rows += fastest.values()
     columns = ["macro_f1", "ece", "heldout_elbo", "seconds_per_epoch", "cpu_seconds_per_epoch"]
     table = pd.DataFrame(rows)
     mean = table.groupby("variant", sort=False)[columns].mean().reset_index().assign(transfer="**mean**")
     command = "python benchmarks/flow.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    settings = {"epochs": args.epochs, "seed": args.seed, "batch_size": budget.batch_size, "threads": 1}
+    settings = {"epochs": args.epochs, "seed": args.seed, "repeats": args.repeats, "batch_size": budget.batch_size}
     (out / "results.json").write_text(json.dumps({"command": command, "settings": settings, "rows": rows}, indent=1))
     lines = [
         "| transfer | variant | macro-F1 | ECE | held-out ELBO | s / epoch | CPU s / epoch |",
