@@ -256,6 +256,17 @@ class CountVAEModule(BaseModuleClass):
             raise ValueError("dispersion='gene-label' needs labels: pass labels_key to setup_anndata.")
         return self.px_r.T[index.view(-1)]
 
+    def reconstruction_loss(
+        self,
+        tensors: dict[str, torch.Tensor],
+        inference_outputs: dict[str, torch.Tensor],
+        generative_outputs: dict[str, torch.distributions.Distribution],
+    ) -> torch.Tensor:
+        """−log p(x | z, s) of each cell (of each posterior sample), summed over genes."""
+        x = tensors[REGISTRY_KEYS.X_KEY]
+        target = self.model_input(x, inference_outputs["library"].exp()) if self.gene_likelihood == "gaussian" else x
+        return -generative_outputs["px"].log_prob(target).sum(-1)
+
     def loss(
         self,
         tensors: dict[str, torch.Tensor],
@@ -264,9 +275,7 @@ class CountVAEModule(BaseModuleClass):
         kl_weight: float = 1.0,
     ) -> LossOutput:
         """Negative ELBO: reconstruction NLL + ``kl_weight`` · KL(q(z|x) ‖ p(z)), averaged over the minibatch."""
-        x = tensors[REGISTRY_KEYS.X_KEY]
-        target = self.model_input(x, inference_outputs["library"].exp()) if self.gene_likelihood == "gaussian" else x
-        reconstruction_loss = -generative_outputs["px"].log_prob(target).sum(-1)
+        reconstruction_loss = self.reconstruction_loss(tensors, inference_outputs, generative_outputs)
         kl_z = kl_divergence(inference_outputs["qz"], generative_outputs["pz"]).sum(-1)
         loss = torch.mean(reconstruction_loss + kl_weight * kl_z)
         return LossOutput(loss=loss, reconstruction_loss=reconstruction_loss, kl_local={"kl_divergence_z": kl_z})
