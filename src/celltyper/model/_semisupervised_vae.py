@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -448,7 +449,9 @@ class SemiSupervisedCountVAE(SemisupervisedTrainingMixin, CountVAE):
                 adata=self._validate_anndata(adata), indices=indices, batch_size=batch_size, **data_loader_kwargs
             )
         means = [
-            self.module.latent_mean(self.module.inference(**self.module._get_inference_input(tensors))).cpu()
+            self.module.latent_mean(
+                self.module.inference(**self.module._get_inference_input(cast(dict, tensors)))
+            ).cpu()
             for tensors in dataloader
         ]
         return torch.cat(means).numpy()

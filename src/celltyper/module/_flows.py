@@ -15,7 +15,7 @@ flow is not conditioned on x: the cell enters through q_0. Three kinds, from :mo
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal, cast
 
 import torch
 from pyro.distributions.transforms import AffineAutoregressive, Planar, Radial
@@ -28,8 +28,9 @@ FLOW_KINDS: tuple[str, ...] = ("iaf", "planar", "radial")
 
 def _iaf_layer(n_latent: int, reverse: bool) -> AffineAutoregressive:
     order = torch.arange(n_latent)
-    network = AutoRegressiveNN(n_latent, [3 * n_latent + 1], permutation=order.flip(0) if reverse else order)
-    output = network.layers[-1]  # zero output layer: shift 0, log-scale 0, the identity map
+    permutation = cast(torch.LongTensor, order.flip(0) if reverse else order)
+    network = AutoRegressiveNN(n_latent, [3 * n_latent + 1], permutation=permutation)
+    output = cast(nn.Linear, network.layers[-1])  # zero output layer: shift 0, log-scale 0, the identity map
     nn.init.zeros_(output.weight)
     nn.init.zeros_(output.bias)
     return AffineAutoregressive(network)
@@ -57,6 +58,7 @@ class LatentFlow(nn.Module):
         if kind == "iaf" and n_latent < 2:
             raise ValueError(f"latent_flow='iaf' needs n_latent of at least 2, not {n_latent}.")
         self.kind = kind
+        layers: list[nn.Module]
         if kind == "iaf":
             layers = [_iaf_layer(n_latent, reverse=i % 2 == 1) for i in range(n_layers)]
         else:
@@ -68,6 +70,6 @@ class LatentFlow(nn.Module):
         log_det = torch.zeros(z.shape[:-1], dtype=z.dtype, device=z.device)
         for transform in self.transforms:
             z_next = transform(z)
-            log_det = log_det + transform.log_abs_det_jacobian(z, z_next)
+            log_det = log_det + cast(Any, transform).log_abs_det_jacobian(z, z_next)
             z = z_next
         return z, log_det

@@ -19,7 +19,7 @@ Two options bring it closer to M2:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -114,7 +114,7 @@ class SemiSupervisedCountVAEModule(CountVAEModule):
 
     def latent_mean(self, inference: dict[str, torch.Tensor]) -> torch.Tensor:
         """The posterior mean of z0, through the flow when there is one: the cell's deterministic position."""
-        mean = inference["qz"].loc
+        mean = cast(Normal, inference["qz"]).loc
         return mean if self.flow is None else self.flow(mean)[0]
 
     @auto_move_data
@@ -187,7 +187,7 @@ class SemiSupervisedCountVAEModule(CountVAEModule):
         if not self.latent_hierarchy and self.flow is None:
             return super().loss(tensors, inference_outputs, generative_outputs, kl_weight=kl_weight)
         reconstruction_loss = self.reconstruction_loss(tensors, inference_outputs, generative_outputs)
-        qz, z = inference_outputs["qz"], inference_outputs["z"]
+        qz, z = cast(Normal, inference_outputs["qz"]), inference_outputs["z"]
         z0 = inference_outputs.get("z0", z)
         log_det = inference_outputs.get("log_det", 0.0)
         if self.latent_hierarchy:
