@@ -39,8 +39,11 @@ from ._transfer_data import (
     check_reference,
     model_genes,
     query_copy,
+    query_layer,
     reference_copy,
+    reference_gene_table,
     set_libraries,
+    without_empty_cells,
 )
 from ._unknown import NOVELTY_THRESHOLD, UNKNOWN_THRESHOLD
 
@@ -175,7 +178,7 @@ class Annotator:
         bar = tqdm(total=3 if latent else 2, desc="fitting the annotator", disable=not progress_bar, leave=False)
 
         reference_data = reference_copy(reference, labels_key, layer, batch_key, calibration_fraction, random_state)
-        gene_table = _gene_table(reference)
+        gene_table = reference_gene_table(reference)
         excluded: list[str] = []
         if query is not None:
             query_data, overlap = query_copy(query, reference_data, layer, batch_key, min_gene_overlap)
@@ -187,7 +190,7 @@ class Annotator:
             selected, _ = model_genes(reference_data, reference_data, everything, n_top_genes, None)
         if query is not None:
             check_query_has_counts(query_data[:, selected])
-        reference_data = _without_empty_cells(reference_data[:, selected].copy())
+        reference_data = without_empty_cells(reference_data[:, selected].copy())
         bar.update()
 
         settings = dict(classifier_kwargs or {})
@@ -291,7 +294,7 @@ class Annotator:
         -------
         :class:`~celltyper.tl.Annotation`: the probabilities, novelty, clusters, gene overlap and the query model.
         """
-        layer = _query_layer(query, self.settings["layer"]) if layer is None else layer
+        layer = query_layer(query, self.settings["layer"]) if layer is None else layer
         batch_key = self.settings["batch_key"] if batch_key is None else batch_key
         rule = {
             "unknown_threshold": self.settings["unknown_threshold"] if unknown_threshold is None else unknown_threshold,
@@ -366,35 +369,3 @@ class Annotator:
     def model_card(self) -> str:
         """The model card as markdown (what ``model_card.md`` in a saved folder holds)."""
         return render_model_card(self.card)
-
-
-def _gene_table(reference: AnnData) -> pd.DataFrame:
-    """The reference's genes, with Ensembl ids in ``gene_ids`` when it has them (as genes are matched)."""
-    from ._genes import ensembl_ids
-
-    table = pd.DataFrame(index=pd.Index(reference.var_names.astype(str), name=None))
-    ids = ensembl_ids(reference)
-    if ids is not None:
-        table["gene_ids"] = ids.to_numpy(dtype=str)
-    return table
-
-
-def _query_layer(query: AnnData, reference_layer: str | None) -> str | None:
-    """The query's counts layer: the reference's layer name if the query has it, else ``X``."""
-    return reference_layer if reference_layer is not None and reference_layer in query.layers else None
-
-
-def _without_empty_cells(reference_data: AnnData) -> AnnData:
-    """The reference cells with counts on the genes the models read; the others tell no type and stop the models."""
-    import warnings
-
-    empty = np.asarray(reference_data.X.sum(axis=1)).ravel() == 0
-    if not empty.any():
-        return reference_data
-    warnings.warn(
-        f"{int(empty.sum())} reference cells have no counts on the {reference_data.n_vars} genes the models read; "
-        "they are left out.",
-        UserWarning,
-        stacklevel=4,
-    )
-    return reference_data[~empty].copy()

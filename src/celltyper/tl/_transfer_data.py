@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -12,7 +14,7 @@ from celltyper._split import holdout_split
 from celltyper.model._validation import summarize_matrix
 
 from ._classifiers import BATCH, LABELS, LIBRARY, LinearClassifier
-from ._genes import GeneOverlap, align_genes, highly_variable_genes
+from ._genes import GeneOverlap, align_genes, ensembl_ids, highly_variable_genes
 from ._shifted_genes import shifted_genes
 from ._threads import resolve_threads
 
@@ -143,3 +145,31 @@ def model_genes(reference_data, query_data, genes, n_top_genes, max_gene_shift) 
         reference_part.X[labelled], query_part.X, selected, max_gene_shift, labels[labelled], predicted
     )
     return selected.difference(excluded, sort=False), list(excluded)
+
+
+def reference_gene_table(reference: AnnData) -> pd.DataFrame:
+    """The reference's genes, with Ensembl ids in ``gene_ids`` when it has them (as genes are matched)."""
+    table = pd.DataFrame(index=pd.Index(reference.var_names.astype(str), name=None))
+    ids = ensembl_ids(reference)
+    if ids is not None:
+        table["gene_ids"] = ids.to_numpy(dtype=str)
+    return table
+
+
+def query_layer(query: AnnData, reference_layer: str | None) -> str | None:
+    """The query's counts layer: the reference's layer name if the query has it, else ``X``."""
+    return reference_layer if reference_layer is not None and reference_layer in query.layers else None
+
+
+def without_empty_cells(reference_data: AnnData) -> AnnData:
+    """The reference cells with counts on the genes the models read; the others tell no type and stop the models."""
+    empty = np.asarray(reference_data.X.sum(axis=1)).ravel() == 0
+    if not empty.any():
+        return reference_data
+    warnings.warn(
+        f"{int(empty.sum())} reference cells have no counts on the {reference_data.n_vars} genes the models read; "
+        "they are left out.",
+        UserWarning,
+        stacklevel=4,
+    )
+    return reference_data[~empty].copy()
