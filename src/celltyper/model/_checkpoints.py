@@ -32,7 +32,7 @@ from lightning.fabric.plugins import CheckpointIO
 from scvi.train._logger import SimpleExperiment, SimpleLogger
 
 from ._json_codec import decode, encode
-from ._model_files import _refuse_constant, _replaced_atomically, read_checked_tensors
+from ._model_files import _replaced_atomically, read_checked_tensors, refuse_constant
 
 CHECKPOINT_FILE = "checkpoint.json"
 CHECKPOINT_WEIGHTS_FILE = "checkpoint.safetensors"
@@ -95,7 +95,7 @@ def read_checkpoint_manifest(path: str | os.PathLike) -> dict[str, Any]:
             "train(..., checkpoint_every=N) call wrote. Lightning .ckpt files are pickles and are never read."
         )
     try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"), parse_constant=_refuse_constant)
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"), parse_constant=refuse_constant)
     except (UnicodeDecodeError, ValueError) as error:
         raise ValueError(f"{manifest_path} is not valid JSON ({error}): it is truncated or damaged.") from error
     if not isinstance(manifest, dict) or manifest.get("format") != CHECKPOINT_FORMAT:

@@ -218,7 +218,7 @@ def read_model_dir(path: str | os.PathLike) -> SavedModel:
             )
         raise FileNotFoundError(f"{path} holds no saved celltyper model (no {MODEL_FILE}).")
     try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"), parse_constant=_refuse_constant)
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"), parse_constant=refuse_constant)
     except (UnicodeDecodeError, ValueError) as error:  # JSONDecodeError is a ValueError
         raise ValueError(f"{manifest_path} is not valid JSON ({error}): it is truncated or damaged.") from error
     try:
@@ -259,21 +259,27 @@ def read_checked_tensors(
         raise ValueError(f"{weights_path} is not a readable safetensors file ({error}).") from error
 
 
-def _refuse_constant(name: str) -> None:
+def refuse_constant(name: str) -> None:
+    """``parse_constant`` of :func:`json.loads`: NaN and Infinity are not JSON, so a file holding them is refused."""
     raise ValueError(f"{name} is not JSON")
+
+
+def check_header(manifest: Any, format_name: str, version: int, fields: set[str]) -> None:
+    """Raise a ``ValueError`` unless a parsed manifest is of ``format_name`` / ``version`` with exactly ``fields``."""
+    if not isinstance(manifest, dict) or manifest.get("format") != format_name:
+        raise ValueError(f"its 'format' is not {format_name!r}.")
+    if manifest.get("format_version") != version:
+        raise ValueError(
+            f"format version {manifest.get('format_version')!r}; this celltyper reads version {version} "
+            "(a newer celltyper may have written it: upgrade celltyper)."
+        )
+    if set(manifest) != fields:
+        raise ValueError(f"it must have exactly the fields {sorted(fields)}, not {sorted(manifest)}.")
 
 
 def _check_manifest(manifest: Any) -> tuple[pd.Index, dict[str, Any]]:
     """The genes and the decoded attributes of a parsed ``model.json``; a ``ValueError`` for anything unexpected."""
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise ValueError(f"its 'format' is not {FORMAT!r}.")
-    if manifest.get("format_version") != FORMAT_VERSION:
-        raise ValueError(
-            f"format version {manifest.get('format_version')!r}; this celltyper reads version {FORMAT_VERSION} "
-            "(a newer celltyper may have written it: upgrade celltyper)."
-        )
-    if set(manifest) != _MANIFEST_KEYS:
-        raise ValueError(f"it must have exactly the fields {sorted(_MANIFEST_KEYS)}, not {sorted(manifest)}.")
+    check_header(manifest, FORMAT, FORMAT_VERSION, _MANIFEST_KEYS)
     if not isinstance(manifest["model_class"], str) or not isinstance(manifest["weights_sha256"], str):
         raise ValueError("'model_class' and 'weights_sha256' must be strings.")
     genes = manifest["var_names"]

@@ -24,7 +24,13 @@ import pandas as pd
 import safetensors.numpy
 
 from celltyper.model._json_codec import decode, encode
-from celltyper.model._model_files import MODEL_FILE, _replaced_atomically, read_checked_tensors
+from celltyper.model._model_files import (
+    MODEL_FILE,
+    _replaced_atomically,
+    check_header,
+    read_checked_tensors,
+    refuse_constant,
+)
 
 from ._calibration import TemperatureScaling
 from ._classifiers import LinearClassifier
@@ -116,7 +122,7 @@ def read_annotator(cls: type[Annotator], path: str | os.PathLike) -> Annotator:
         )
         raise FileNotFoundError(f"{path} holds no saved annotator (no {MANIFEST}).{hint}")
     try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"), parse_constant=_refuse_constant)
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"), parse_constant=refuse_constant)
         parts = _checked(manifest)
     except (UnicodeDecodeError, ValueError, TypeError, KeyError) as error:  # JSONDecodeError is a ValueError
         raise ValueError(f"{manifest_path} is not a valid celltyper annotator description: {error}") from error
@@ -154,10 +160,6 @@ def read_annotator(cls: type[Annotator], path: str | os.PathLike) -> Annotator:
     )
 
 
-def _refuse_constant(name: str) -> None:
-    raise ValueError(f"{name} is not JSON")
-
-
 def _strings(value: Any, what: str) -> list[str]:
     if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
         raise ValueError(f"{what!r} must be a list of strings.")
@@ -166,15 +168,7 @@ def _strings(value: Any, what: str) -> list[str]:
 
 def _checked(manifest: Any) -> dict[str, Any]:
     """The parts of a parsed ``annotator.json``, type-checked; a ``ValueError`` for anything unexpected."""
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise ValueError(f"its 'format' is not {FORMAT!r}.")
-    if manifest.get("format_version") != FORMAT_VERSION:
-        raise ValueError(
-            f"format version {manifest.get('format_version')!r}; this celltyper reads version {FORMAT_VERSION} "
-            "(a newer celltyper may have written it: upgrade celltyper)."
-        )
-    if set(manifest) != _KEYS:
-        raise ValueError(f"it must have exactly the fields {sorted(_KEYS)}, not {sorted(manifest)}.")
+    check_header(manifest, FORMAT, FORMAT_VERSION, _KEYS)
     classifier = manifest["classifier"]
     if (
         not isinstance(classifier, dict)
