@@ -63,3 +63,23 @@ def test_ece_matches_torchmetrics(seed):
 def test_ece_counts_labels_outside_the_classes_as_wrong():
     probabilities = np.array([[0.9, 0.1], [0.9, 0.1]])  # both in the 0.9 bin, one right, one a novel type
     assert expected_calibration_error(["a", "novel"], probabilities, ["a", "b"]) == pytest.approx(0.4)
+
+
+def test_temperature_matches_scikit_learn():
+    """Same T as ``CalibratedClassifierCV(FrozenEstimator(clf), method="temperature")`` on the same held-out cells."""
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.datasets import make_classification
+    from sklearn.frozen import FrozenEstimator
+    from sklearn.linear_model import LogisticRegression
+
+    x, y = make_classification(3000, 20, n_informative=10, n_classes=4, class_sep=0.8, random_state=0)
+    classifier = LogisticRegression(C=100, max_iter=1000).fit(x[:1000], y[:1000])
+    reference = CalibratedClassifierCV(FrozenEstimator(classifier), method="temperature").fit(x[1000:], y[1000:])
+    classes = [str(c) for c in classifier.classes_]
+    calibration = fit_temperature(classifier.predict_proba(x[1000:]), np.asarray(classes)[y[1000:]], classes)
+    beta = reference.calibrated_classifiers_[0].calibrators[0].beta_  # scikit-learn fits the inverse temperature
+    assert calibration.temperature != pytest.approx(1.0, abs=0.02)
+    assert calibration.temperature == pytest.approx(1 / beta, rel=1e-3)
+    np.testing.assert_allclose(
+        calibration.transform(classifier.predict_proba(x[:1000])), reference.predict_proba(x[:1000]), atol=1e-5
+    )

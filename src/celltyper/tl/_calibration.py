@@ -77,6 +77,10 @@ def fit_temperature(
 ) -> TemperatureScaling:
     """Fit ``T`` by minimizing the negative log-likelihood of ``labels`` under ``softmax(log probabilities / T)``.
 
+    The same ``T`` as scikit-learn's ``CalibratedClassifierCV(FrozenEstimator(clf), method="temperature")``, but fitted
+    on probabilities rather than through an estimator's ``predict_proba``: label transfer calibrates the probabilities
+    of any classifier after a change of class priors (``docs/design/libraries.md``).
+
     Parameters
     ----------
     probabilities
