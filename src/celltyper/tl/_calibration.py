@@ -15,7 +15,23 @@ _EPS = 1e-12
 def expected_calibration_error(
     y_true: Sequence[str] | np.ndarray, probabilities, classes: Sequence[str], n_bins: int = 15
 ) -> float:
-    """ECE of the top-class confidence: ``Σ_b |B_b|/n · |accuracy(B_b) − confidence(B_b)|`` over equal-width bins."""
+    """ECE of the top-class confidence: ``Σ_b |B_b|/n · |accuracy(B_b) − confidence(B_b)|`` over equal-width bins.
+
+    The same number as torchmetrics' ``multiclass_calibration_error(n_bins=15, norm="l1")`` (which computes in
+    float32), but on class names: a label outside ``classes`` (a query type the reference lacks) counts as wrong.
+    ``docs/design/libraries.md`` says why this is not delegated.
+
+    Parameters
+    ----------
+    y_true
+        True label of each cell.
+    probabilities
+        ``(cells, classes)`` predicted probabilities.
+    classes
+        Class of each column of ``probabilities``.
+    n_bins
+        Number of equal-width confidence bins over ``[0, 1]``.
+    """
     probabilities = np.asarray(probabilities, dtype=float)
     class_names = np.asarray(classes, dtype=object)
     confidence = probabilities.max(1)
@@ -60,6 +76,10 @@ def fit_temperature(
     bounds: tuple[float, float] = (0.05, 20.0),
 ) -> TemperatureScaling:
     """Fit ``T`` by minimizing the negative log-likelihood of ``labels`` under ``softmax(log probabilities / T)``.
+
+    The same ``T`` as scikit-learn's ``CalibratedClassifierCV(FrozenEstimator(clf), method="temperature")``, but fitted
+    on probabilities rather than through an estimator's ``predict_proba``: label transfer calibrates the probabilities
+    of any classifier after a change of class priors (``docs/design/libraries.md``).
 
     Parameters
     ----------
