@@ -32,6 +32,7 @@ from celltyper.train._semisupervised import SemiSupervisedTrainingPlan
 
 from ._arguments import check_batch_size, check_fraction, check_int, check_max_epochs, n_training_cells
 from ._checkpoints import with_checkpointing
+from ._docstrings import setup_anndata_dsp
 from ._setup import check_category_column, check_label_column, register_fields
 from ._streaming import row_block, rows_at
 from ._vae import CountVAE
@@ -133,6 +134,7 @@ class SemiSupervisedCountVAE(SemisupervisedTrainingMixin, CountVAE):
         self.init_params_ = self._get_init_params(locals())
 
     @classmethod
+    @setup_anndata_dsp.dedent
     def setup_anndata(  # type: ignore[override]  # labels_key is required: the classifier needs labels
         cls,
         adata: AnnData,
@@ -148,25 +150,17 @@ class SemiSupervisedCountVAE(SemisupervisedTrainingMixin, CountVAE):
 
         Parameters
         ----------
-        adata
-            AnnData of cells × genes.
-        labels_key
-            Column of ``adata.obs`` with the cell types; cells labelled ``unlabeled_category`` are unlabelled.
-        unlabeled_category
-            The value of ``labels_key`` that marks unlabelled cells.
-        layer
-            Layer with the expression to model (``None``: ``adata.X``); raw counts for the count likelihoods.
-        batch_key
-            Column of ``adata.obs`` with the batch of each cell.
-        categorical_covariate_keys, continuous_covariate_keys
-            Further columns of ``adata.obs`` the decoder is conditioned on.
-        **kwargs
-            Passed to :meth:`scvi.data.AnnDataManager.register_fields`.
+        %(param_adata)s
+        %(param_cell_type_key)s
+        %(param_unlabeled_category)s
+        %(param_layer)s
+        %(param_batch_key)s
+        %(param_covariate_keys)s
+        %(param_register_kwargs)s
 
         Notes
         -----
-        Writes scvi-tools' bookkeeping columns (``_scvi_batch``, ``_scvi_labels``) to ``adata.obs`` and ids to
-        ``adata.uns``, as every scvi-tools model does.
+        %(notes_bookkeeping)s
         """
         if labels_key not in adata.obs:
             raise KeyError(f"labels_key {labels_key!r} is not a column of adata.obs (columns: {list(adata.obs)}).")

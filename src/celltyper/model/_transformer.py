@@ -29,6 +29,7 @@ from celltyper.train._classifier import stratified_split
 
 from ._arguments import check_fraction, check_int
 from ._checkpoints import with_checkpointing
+from ._docstrings import setup_anndata_dsp
 from ._model_io import SafeModelIOMixin
 from ._setup import check_category_column, check_label_column, register_fields
 from ._streaming import ClassStatistics, row_chunks
@@ -205,6 +206,7 @@ class CellTypeTransformer(SafeModelIOMixin, UnsupervisedTrainingMixin, BaseModel
         return list(mapping[:-1])  # the unlabeled category is last
 
     @classmethod
+    @setup_anndata_dsp.dedent
     def setup_anndata(
         cls,
         adata: AnnData,
@@ -218,25 +220,19 @@ class CellTypeTransformer(SafeModelIOMixin, UnsupervisedTrainingMixin, BaseModel
 
         Parameters
         ----------
-        adata
-            AnnData of cells × genes with raw counts.
-        labels_key
-            Column of ``adata.obs`` with the cell type of each cell; cells whose value is ``unlabeled_category`` are
-            not used for training.
+        %(param_adata)s
+        %(param_cell_type_key)s
         layer
             Layer holding the raw counts (``None``: ``adata.X``).
         batch_key
             Column of ``adata.obs`` with the batch of each cell. Training then samples each batch of a class
             equally often, so that one batch does not define a cell type.
-        unlabeled_category
-            Value of ``labels_key`` that marks unlabeled cells.
-        **kwargs
-            Passed to :meth:`scvi.data.AnnDataManager.register_fields`.
+        %(param_unlabeled_category)s
+        %(param_register_kwargs)s
 
         Notes
         -----
-        Like every scvi-tools model this writes bookkeeping columns (``_scvi_batch``, ``_scvi_labels``) to
-        ``adata.obs`` and ids to ``adata.uns``; ``adata.X`` and the layers are left as they are.
+        %(notes_bookkeeping)s
         """
         if labels_key is None or labels_key not in adata.obs:
             raise KeyError(

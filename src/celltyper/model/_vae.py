@@ -25,6 +25,7 @@ from celltyper.train._backed import anndata_loader
 
 from ._arguments import check_batch_size, check_fraction, check_int, check_max_epochs, n_training_cells
 from ._checkpoints import with_checkpointing
+from ._docstrings import setup_anndata_dsp
 from ._genes import in_model_gene_order
 from ._model_io import SafeModelIOMixin
 from ._query_mapping import (
@@ -153,6 +154,7 @@ class CountVAE(SafeModelIOMixin, RNASeqMixin, VAEMixin, ArchesMixin, Unsupervise
         self.init_params_ = self._get_init_params(locals())
 
     @classmethod
+    @setup_anndata_dsp.dedent
     def setup_anndata(
         cls,
         adata: AnnData,
@@ -167,24 +169,17 @@ class CountVAE(SafeModelIOMixin, RNASeqMixin, VAEMixin, ArchesMixin, Unsupervise
 
         Parameters
         ----------
-        adata
-            AnnData of cells × genes.
-        layer
-            Layer holding the expression to model (``None``: ``adata.X``). Raw counts for ``"nb"`` / ``"zinb"`` /
-            ``"poisson"``; counts or log-normalized values for ``"gaussian"``.
-        batch_key
-            Column of ``adata.obs`` with the batch of each cell; the decoder is conditioned on it.
+        %(param_adata)s
+        %(param_layer)s
+        %(param_batch_key)s
         labels_key
             Column of ``adata.obs`` with labels; only ``dispersion="gene-label"`` uses it.
-        categorical_covariate_keys, continuous_covariate_keys
-            Further columns of ``adata.obs`` the decoder is conditioned on.
-        **kwargs
-            Passed to :meth:`scvi.data.AnnDataManager.register_fields`.
+        %(param_covariate_keys)s
+        %(param_register_kwargs)s
 
         Notes
         -----
-        Like every scvi-tools model, this writes bookkeeping columns (``_scvi_batch``, ``_scvi_labels``) to
-        ``adata.obs`` and ids to ``adata.uns``; ``adata.X`` and the layers are left as they are.
+        %(notes_bookkeeping)s
         """
         setup_method_args = cls._get_setup_method_args(**locals())
         check_category_column(adata, batch_key, "batch")

@@ -1,0 +1,56 @@
+"""Docstring fragments shared by the models' ``setup_anndata``, filled in by :data:`setup_anndata_dsp`.
+
+As scvi-tools' ``scvi.utils.setup_anndata_dsp``: a method decorated with ``@setup_anndata_dsp.dedent`` writes
+``%(param_layer)s`` in its docstring where the fragment belongs, so each parameter is described once. The texts
+are celltyper's own (what the models check and how they use each column), not scvi-tools'.
+"""
+
+from __future__ import annotations
+
+from docrep import DocstringProcessor
+
+param_adata = """\
+adata
+    AnnData of cells × genes; nothing in its values changes."""
+
+param_layer = """\
+layer
+    Layer holding the expression to model (``None``: ``adata.X``): raw counts for the count likelihoods
+    (``"nb"``, ``"zinb"``, ``"poisson"``); counts or log-normalized values for ``"gaussian"``."""
+
+param_batch_key = """\
+batch_key
+    Column of ``adata.obs`` with the batch of each cell; the decoder is conditioned on it."""
+
+param_cell_type_key = """\
+labels_key
+    Column of ``adata.obs`` with the cell type of each cell; cells whose value is ``unlabeled_category`` are
+    unlabelled (a classifier does not learn from them)."""
+
+param_unlabeled_category = """\
+unlabeled_category
+    The value of ``labels_key`` that marks unlabelled cells."""
+
+param_covariate_keys = """\
+categorical_covariate_keys, continuous_covariate_keys
+    Further columns of ``adata.obs`` the decoder is conditioned on."""
+
+param_register_kwargs = """\
+**kwargs
+    Passed to :meth:`scvi.data.AnnDataManager.register_fields`."""
+
+notes_bookkeeping = """\
+Like every scvi-tools model, this writes bookkeeping columns (``_scvi_batch``, ``_scvi_labels``) to ``adata.obs``
+and ids to ``adata.uns``; ``adata.X`` and the layers are left as they are."""
+
+#: Fills the fragments above into a docstring: decorate with ``@setup_anndata_dsp.dedent``.
+setup_anndata_dsp = DocstringProcessor(
+    param_adata=param_adata,
+    param_layer=param_layer,
+    param_batch_key=param_batch_key,
+    param_cell_type_key=param_cell_type_key,
+    param_unlabeled_category=param_unlabeled_category,
+    param_covariate_keys=param_covariate_keys,
+    param_register_kwargs=param_register_kwargs,
+    notes_bookkeeping=notes_bookkeeping,
+)
