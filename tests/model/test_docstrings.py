@@ -1,4 +1,4 @@
-"""The models' ``setup_anndata`` docstrings: shared fragments filled in, every parameter documented."""
+"""The models' ``setup_anndata`` and ``train`` docstrings: shared fragments filled in, every parameter documented."""
 
 from __future__ import annotations
 
@@ -7,19 +7,22 @@ import inspect
 import pytest
 
 import celltyper as ct
-from celltyper.model._docstrings import param_register_kwargs
+from celltyper.model._docstrings import param_checkpoints, param_register_kwargs
 
 
 @pytest.mark.parametrize("model", [ct.CountVAE, ct.model.SemiSupervisedCountVAE, ct.CellTypeTransformer])
-def test_setup_anndata_documents_every_parameter(model):
-    doc = model.setup_anndata.__doc__
+@pytest.mark.parametrize(
+    ("method", "fragment"), [("setup_anndata", param_register_kwargs), ("train", param_checkpoints)]
+)
+def test_every_parameter_is_documented(model, method, fragment):
+    doc = getattr(model, method).__doc__
     assert "%(" not in doc
-    assert param_register_kwargs in doc
+    assert fragment in doc
     documented = {
         name.strip().lstrip("*")
         for line in doc.splitlines()
         if line and not line[0].isspace()
         for name in line.split(",")
     }
-    parameters = set(inspect.signature(model.setup_anndata).parameters)
+    parameters = set(inspect.signature(getattr(model, method)).parameters) - {"self"}
     assert parameters <= documented, parameters - documented

@@ -1,8 +1,9 @@
-"""Docstring fragments shared by the models' ``setup_anndata``, filled in by :data:`setup_anndata_dsp`.
+"""Docstring fragments shared by the models' ``setup_anndata`` and ``train`` methods, filled in by docrep.
 
 As scvi-tools' ``scvi.utils.setup_anndata_dsp``: a method decorated with ``@setup_anndata_dsp.dedent`` writes
-``%(param_layer)s`` in its docstring where the fragment belongs, so each parameter is described once. The texts
-are celltyper's own (what the models check and how they use each column), not scvi-tools'.
+``%(param_layer)s`` in its docstring where the fragment belongs, so each parameter is described once;
+``@train_dsp.dedent`` does the same for the ``train`` parameters every model shares (devices, checkpoints). The
+texts are celltyper's own (what the models check and how they use each argument), not scvi-tools'.
 """
 
 from __future__ import annotations
@@ -54,3 +55,19 @@ setup_anndata_dsp = DocstringProcessor(
     param_register_kwargs=param_register_kwargs,
     notes_bookkeeping=notes_bookkeeping,
 )
+
+param_accelerator_devices = """\
+accelerator, devices
+    Lightning's device selection, e.g. ``accelerator="gpu", devices=2, strategy="ddp"``."""
+
+param_checkpoints = """\
+checkpoint_dir, checkpoint_every
+    Save a checkpoint every ``checkpoint_every`` epochs into the folder ``checkpoint_dir`` (replaced atomically at
+    each save; safetensors + JSON, never a pickle). Pass both or neither.
+resume_from
+    A ``checkpoint_dir`` of an interrupted run: build the model as for that run (same data, settings and
+    ``scvi.settings.seed``) and call ``train`` with the same arguments plus ``resume_from``; the weights, optimizer,
+    epoch counter, history and random generators are restored and training goes on to ``max_epochs``."""
+
+#: Fills the fragments above into a ``train`` docstring: decorate with ``@train_dsp.dedent``.
+train_dsp = DocstringProcessor(param_accelerator_devices=param_accelerator_devices, param_checkpoints=param_checkpoints)

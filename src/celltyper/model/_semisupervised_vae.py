@@ -21,7 +21,6 @@ from scvi.data.fields import (
     NumericalJointObsField,
 )
 from scvi.dataloaders import SemiSupervisedDataSplitter
-from scvi.model._utils import get_max_epochs_heuristic
 from scvi.model.base import SemisupervisedTrainingMixin
 
 from celltyper._keys import UNKNOWN
@@ -30,9 +29,9 @@ from celltyper.module._flows import FLOW_KINDS, FlowKind
 from celltyper.module._vae import GeneLikelihood
 from celltyper.train._semisupervised import SemiSupervisedTrainingPlan
 
-from ._arguments import check_batch_size, check_fraction, check_int, check_max_epochs, n_training_cells
+from ._arguments import check_fraction, check_int
 from ._checkpoints import with_checkpointing
-from ._docstrings import setup_anndata_dsp
+from ._docstrings import setup_anndata_dsp, train_dsp
 from ._setup import check_category_column, check_label_column, register_fields
 from ._streaming import row_block, rows_at
 from ._vae import CountVAE
@@ -178,6 +177,7 @@ class SemiSupervisedCountVAE(SemisupervisedTrainingMixin, CountVAE):
         ]
         cls.register_manager(register_fields(adata, fields, setup_method_args, **kwargs))
 
+    @train_dsp.dedent
     def train(  # type: ignore[override]  # no early_stopping; adds classification_ratio, weight_decay
         self,
         max_epochs: int | None = None,
@@ -219,29 +219,19 @@ class SemiSupervisedCountVAE(SemisupervisedTrainingMixin, CountVAE):
             Fractions of the labelled and of the unlabelled cells used for training and validation.
         check_val_every_n_epoch
             How often validation metrics are logged (``None``: never, unless early stopping needs them).
-        accelerator, devices
-            Lightning's device selection.
+        %(param_accelerator_devices)s
         datasplitter_kwargs
             Passed to :class:`scvi.dataloaders.SemiSupervisedDataSplitter` (e.g. ``drop_last``).
         plan_kwargs
             Passed to :class:`scvi.train.SemiSupervisedTrainingPlan`; they win over the arguments above.
-        checkpoint_dir, checkpoint_every
-            Save a checkpoint every ``checkpoint_every`` epochs into the folder ``checkpoint_dir`` (replaced atomically
-            at each save; safetensors + JSON, never a pickle). Pass both or neither.
-        resume_from
-            A ``checkpoint_dir`` of an interrupted run: build the model as for that run (same data, settings and
-            ``scvi.settings.seed``) and call ``train`` with the same arguments plus ``resume_from``; the weights,
-            optimizer, epoch counter, history and random generators are restored and training goes on to
-            ``max_epochs``.
+        %(param_checkpoints)s
         **trainer_kwargs
             Passed to :class:`scvi.train.Trainer`.
         """
         trainer_kwargs = with_checkpointing(self, trainer_kwargs, checkpoint_dir, checkpoint_every, resume_from)
-        check_max_epochs(max_epochs)
-        check_batch_size(batch_size)
-        n_training_cells(self.adata.n_obs, train_size, validation_size, batch_size)
-        max_epochs = get_max_epochs_heuristic(self.adata.n_obs) if max_epochs is None else max_epochs
-        warmup = n_epochs_kl_warmup if n_epochs_kl_warmup is not None else max(1, max_epochs // 2)
+        max_epochs, warmup, _ = self._epochs_and_warmup(
+            max_epochs, n_epochs_kl_warmup, batch_size, train_size, validation_size
+        )
         plan_kwargs = {
             "lr": lr,
             "n_epochs_kl_warmup": warmup,

@@ -29,7 +29,7 @@ from celltyper.train._classifier import stratified_split
 
 from ._arguments import check_fraction, check_int
 from ._checkpoints import with_checkpointing
-from ._docstrings import setup_anndata_dsp
+from ._docstrings import setup_anndata_dsp, train_dsp
 from ._model_io import SafeModelIOMixin
 from ._setup import check_category_column, check_label_column, register_fields
 from ._streaming import ClassStatistics, row_chunks
@@ -251,6 +251,7 @@ class CellTypeTransformer(SafeModelIOMixin, UnsupervisedTrainingMixin, BaseModel
         ]
         cls.register_manager(register_fields(adata, fields, setup_method_args, **kwargs))
 
+    @train_dsp.dedent
     def train(
         self,
         max_epochs: int = 30,
@@ -309,20 +310,12 @@ class CellTypeTransformer(SafeModelIOMixin, UnsupervisedTrainingMixin, BaseModel
             (``docs/transformer.md``, fifth round).
         seed
             Seed of the split and the sampler (set ``scvi.settings.seed`` too for the weights).
-        accelerator, devices
-            Lightning's device selection.
+        %(param_accelerator_devices)s
         datasplitter_kwargs
             Passed to :class:`celltyper.train.BalancedDataSplitter`.
         plan_kwargs
             Passed to :class:`celltyper.train.ClassifierTrainingPlan` (they win over ``lr`` and ``weight_decay``).
-        checkpoint_dir, checkpoint_every
-            Save a checkpoint every ``checkpoint_every`` epochs into the folder ``checkpoint_dir`` (replaced atomically
-            at each save; safetensors + JSON, never a pickle). Pass both or neither.
-        resume_from
-            A ``checkpoint_dir`` of an interrupted run: build the model as for that run (same data, settings and
-            ``scvi.settings.seed``) and call ``train`` with the same arguments plus ``resume_from``; the weights,
-            optimizer, epoch counter, history and random generators are restored and training goes on to
-            ``max_epochs``.
+        %(param_checkpoints)s
         **trainer_kwargs
             Passed to :class:`scvi.train.Trainer` (e.g. ``enable_progress_bar=False``).
         """
