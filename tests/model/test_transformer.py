@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import json
 
 import numpy as np
@@ -14,6 +16,7 @@ import celltyper as ct
 from celltyper.model import _transformer as transformer_model
 from celltyper.model._json_codec import encode
 from celltyper.model._transformer import _per_type_sample
+from celltyper.module import TransformerConfig
 from celltyper.train._classifier import balanced_weights, stratified_split
 
 FAST = {"max_epochs": 12, "early_stopping_patience": 6, "enable_progress_bar": False}
@@ -174,6 +177,21 @@ def test_save_load_round_trip(trained, tmp_path):
     model.save(tmp_path / "model", save_anndata=True)
     loaded = ct.CellTypeTransformer.load(tmp_path / "model")
     np.testing.assert_allclose(loaded.predict(query, soft=True), model.predict(query, soft=True), atol=1e-6)
+    assert loaded.config == model.config == TransformerConfig(**SMALL)
+
+
+def test_signature_lists_every_hyperparameter_with_its_default():
+    parameters = inspect.signature(ct.CellTypeTransformer).parameters
+    defaults = {name: p.default for name, p in parameters.items() if name not in ("adata", "registry")}
+    assert defaults == dataclasses.asdict(TransformerConfig())
+
+
+def test_hyperparameters_are_saved_as_named_arguments(trained):
+    """Every field of the config, in the layout of folders saved before TransformerConfig (they load alike)."""
+    model, _ = trained
+    expected = {**dataclasses.asdict(TransformerConfig()), **SMALL}
+    assert model.init_params_ == {"non_kwargs": expected, "kwargs": {}}
+    assert json.loads(json.dumps(model.init_params_)) == model.init_params_
 
 
 def test_a_folder_that_saved_class_names_loads(trained, tmp_path):
@@ -244,6 +262,8 @@ def test_bad_reference_input(zheng):
     ct.CellTypeTransformer.setup_anndata(mixed, labels_key="cell_type", layer="counts")
     with pytest.raises(ValueError, match="linear_weight must be between 0 and 1"):
         ct.CellTypeTransformer(mixed, linear_weight=1.5)
+    with pytest.raises(TypeError, match=r"\['n_layer'\]; the valid ones are \[.*'n_layers'"):
+        ct.CellTypeTransformer(mixed, n_layer=1)
 
 
 def test_split_keeps_every_class_and_sampler_balances():

@@ -21,7 +21,6 @@ from scvi.data.fields import (
     NumericalJointObsField,
 )
 from scvi.dataloaders import SemiSupervisedDataSplitter
-from scvi.model._utils import get_max_epochs_heuristic
 from scvi.model.base import SemisupervisedTrainingMixin
 
 from celltyper._keys import UNKNOWN
@@ -30,8 +29,9 @@ from celltyper.module._flows import FLOW_KINDS, FlowKind
 from celltyper.module._vae import GeneLikelihood
 from celltyper.train._semisupervised import SemiSupervisedTrainingPlan
 
-from ._arguments import check_batch_size, check_fraction, check_int, check_max_epochs, n_training_cells
+from ._arguments import check_fraction, check_int
 from ._checkpoints import with_checkpointing
+from ._docstrings import setup_anndata_dsp, train_dsp
 from ._setup import check_category_column, check_label_column, register_fields
 from ._streaming import row_block, rows_at
 from ._vae import CountVAE
@@ -133,6 +133,7 @@ class SemiSupervisedCountVAE(SemisupervisedTrainingMixin, CountVAE):
         self.init_params_ = self._get_init_params(locals())
 
     @classmethod
+    @setup_anndata_dsp.dedent
     def setup_anndata(  # type: ignore[override]  # labels_key is required: the classifier needs labels
         cls,
         adata: AnnData,
@@ -148,25 +149,17 @@ class SemiSupervisedCountVAE(SemisupervisedTrainingMixin, CountVAE):
 
         Parameters
         ----------
-        adata
-            AnnData of cells × genes.
-        labels_key
-            Column of ``adata.obs`` with the cell types; cells labelled ``unlabeled_category`` are unlabelled.
-        unlabeled_category
-            The value of ``labels_key`` that marks unlabelled cells.
-        layer
-            Layer with the expression to model (``None``: ``adata.X``); raw counts for the count likelihoods.
-        batch_key
-            Column of ``adata.obs`` with the batch of each cell.
-        categorical_covariate_keys, continuous_covariate_keys
-            Further columns of ``adata.obs`` the decoder is conditioned on.
-        **kwargs
-            Passed to :meth:`scvi.data.AnnDataManager.register_fields`.
+        %(param_adata)s
+        %(param_cell_type_key)s
+        %(param_unlabeled_category)s
+        %(param_layer)s
+        %(param_batch_key)s
+        %(param_covariate_keys)s
+        %(param_register_kwargs)s
 
         Notes
         -----
-        Writes scvi-tools' bookkeeping columns (``_scvi_batch``, ``_scvi_labels``) to ``adata.obs`` and ids to
-        ``adata.uns``, as every scvi-tools model does.
+        %(notes_bookkeeping)s
         """
         if labels_key not in adata.obs:
             raise KeyError(f"labels_key {labels_key!r} is not a column of adata.obs (columns: {list(adata.obs)}).")
@@ -184,6 +177,7 @@ class SemiSupervisedCountVAE(SemisupervisedTrainingMixin, CountVAE):
         ]
         cls.register_manager(register_fields(adata, fields, setup_method_args, **kwargs))
 
+    @train_dsp.dedent
     def train(  # type: ignore[override]  # no early_stopping; adds classification_ratio, weight_decay
         self,
         max_epochs: int | None = None,
@@ -225,29 +219,19 @@ class SemiSupervisedCountVAE(SemisupervisedTrainingMixin, CountVAE):
             Fractions of the labelled and of the unlabelled cells used for training and validation.
         check_val_every_n_epoch
             How often validation metrics are logged (``None``: never, unless early stopping needs them).
-        accelerator, devices
-            Lightning's device selection.
+        %(param_accelerator_devices)s
         datasplitter_kwargs
             Passed to :class:`scvi.dataloaders.SemiSupervisedDataSplitter` (e.g. ``drop_last``).
         plan_kwargs
             Passed to :class:`scvi.train.SemiSupervisedTrainingPlan`; they win over the arguments above.
-        checkpoint_dir, checkpoint_every
-            Save a checkpoint every ``checkpoint_every`` epochs into the folder ``checkpoint_dir`` (replaced atomically
-            at each save; safetensors + JSON, never a pickle). Pass both or neither.
-        resume_from
-            A ``checkpoint_dir`` of an interrupted run: build the model as for that run (same data, settings and
-            ``scvi.settings.seed``) and call ``train`` with the same arguments plus ``resume_from``; the weights,
-            optimizer, epoch counter, history and random generators are restored and training goes on to
-            ``max_epochs``.
+        %(param_checkpoints)s
         **trainer_kwargs
             Passed to :class:`scvi.train.Trainer`.
         """
         trainer_kwargs = with_checkpointing(self, trainer_kwargs, checkpoint_dir, checkpoint_every, resume_from)
-        check_max_epochs(max_epochs)
-        check_batch_size(batch_size)
-        n_training_cells(self.adata.n_obs, train_size, validation_size, batch_size)
-        max_epochs = get_max_epochs_heuristic(self.adata.n_obs) if max_epochs is None else max_epochs
-        warmup = n_epochs_kl_warmup if n_epochs_kl_warmup is not None else max(1, max_epochs // 2)
+        max_epochs, warmup, _ = self._epochs_and_warmup(
+            max_epochs, n_epochs_kl_warmup, batch_size, train_size, validation_size
+        )
         plan_kwargs = {
             "lr": lr,
             "n_epochs_kl_warmup": warmup,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import logging
 import os
 import warnings
 from collections.abc import Callable
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -21,12 +23,13 @@ from sklearn.linear_model import LogisticRegression
 from celltyper import _keys as keys
 from celltyper._keys import UNKNOWN
 from celltyper._normalization import log1p_cp10k
-from celltyper.module import TransformerClassifierModule
+from celltyper.module import TransformerClassifierModule, TransformerConfig
 from celltyper.train import BalancedDataSplitter, ClassifierTrainingPlan, RestoreBestWeights
 from celltyper.train._classifier import stratified_split
 
 from ._arguments import check_fraction, check_int
 from ._checkpoints import with_checkpointing
+from ._docstrings import setup_anndata_dsp, train_dsp
 from ._model_io import SafeModelIOMixin
 from ._setup import check_category_column, check_label_column, register_fields
 from ._streaming import ClassStatistics, row_chunks
@@ -98,6 +101,21 @@ def _warn_noninteger(n_noninteger: int, location: str) -> None:
     )
 
 
+def _config_signature(init: Callable[..., None]) -> Callable[..., None]:
+    """``init``, its signature showing the fields of :class:`TransformerConfig` in place of ``**config``.
+
+    ``help()``, IDEs and the CLI's check of ``model_kwargs`` then see each hyperparameter and its default.
+    """
+    signature = inspect.signature(init)
+    named = [p for p in signature.parameters.values() if p.kind is not p.VAR_KEYWORD]
+    config = [
+        inspect.Parameter(field.name, inspect.Parameter.KEYWORD_ONLY, default=field.default, annotation=field.type)
+        for field in dataclasses.fields(TransformerConfig)
+    ]
+    init.__signature__ = signature.replace(parameters=[*named, *config])  # type: ignore[attr-defined]
+    return init
+
+
 class CellTypeTransformer(SafeModelIOMixin, UnsupervisedTrainingMixin, BaseModelClass):
     """Cell-type classifier: a small transformer over each cell's most distinctive genes plus an all-genes token.
 
@@ -110,31 +128,10 @@ class CellTypeTransformer(SafeModelIOMixin, UnsupervisedTrainingMixin, BaseModel
         Reference AnnData registered with :meth:`setup_anndata` (raw counts, labels in ``obs``).
     registry
         Used by :meth:`load`; leave it ``None``.
-    n_genes
-        How many genes the model reads: those whose log-normalized expression best separates the reference's cell
-        types (ANOVA F statistic over the labelled cells). All genes still count towards each cell's library size.
-    n_tokens
-        Gene tokens per cell: the expressed genes that are highest above their reference mean.
-    d_model
-        Width of every token.
-    n_layers
-        Transformer blocks.
-    n_heads
-        Attention heads.
-    dropout
-        Dropout probability in the transformer blocks.
-    gene_dropout
-        Fraction of each training cell's genes masked at random (augmentation against missing / shifted genes).
-    all_genes_token
-        Add one token that is a linear map of every gene (the logistic-regression view of the cell).
-    label_smoothing
-        Label smoothing of the cross entropy.
-    linear_head
-        Add a second head on the ``n_genes`` expression values: a scikit-learn logistic regression (L2, ``C=1``,
-        balanced classes) fitted at the start of :meth:`train` on the training cells, then kept fixed.
-    linear_weight
-        Weight of the linear head's log-probabilities in the prediction; the transformer's head gets
-        ``1 - linear_weight``.
+    **config
+        The hyperparameters, each a field of :class:`~celltyper.module.TransformerConfig` where they are documented
+        (``n_genes``, ``n_tokens``, ``d_model``, ``n_layers``, ``n_heads``, ``dropout``, …); the others keep its
+        defaults. Any other keyword is a ``TypeError`` that lists the valid ones.
 
     Examples
     --------
@@ -154,36 +151,18 @@ class CellTypeTransformer(SafeModelIOMixin, UnsupervisedTrainingMixin, BaseModel
     #: Earlier versions saved the class names as ``class_names_``; they are now :attr:`cell_types`, from the registry.
     _retired_attributes = frozenset({"class_names_"})
 
+    @_config_signature
     def __init__(
         self,
         adata: AnnData,
         registry: dict | None = None,
-        n_genes: int = 2000,
-        n_tokens: int = 64,
-        d_model: int = 64,
-        n_layers: int = 2,
-        n_heads: int = 4,
-        dropout: float = 0.1,
-        gene_dropout: float = 0.3,
-        all_genes_token: bool = True,
-        label_smoothing: float = 0.1,
-        linear_head: bool = True,
-        linear_weight: float = 0.5,
+        **config: Any,
     ):
-        for name, value, minimum in (
-            ("n_genes", n_genes, 1),
-            ("n_tokens", n_tokens, 1),
-            ("d_model", d_model, 1),
-            ("n_layers", n_layers, 0),
-            ("n_heads", n_heads, 1),
-        ):
-            check_int(name, value, minimum)
-        for name, fraction in (
-            ("dropout", dropout),
-            ("gene_dropout", gene_dropout),
-            ("label_smoothing", label_smoothing),
-        ):
-            check_fraction(name, fraction)
+        self.config = TransformerConfig.from_kwargs(type(self).__name__, **config)
+        for name, minimum in (("n_genes", 1), ("n_tokens", 1), ("d_model", 1), ("n_layers", 0), ("n_heads", 1)):
+            check_int(name, getattr(self.config, name), minimum)
+        for name in ("dropout", "gene_dropout", "label_smoothing"):
+            check_fraction(name, getattr(self.config, name))
         super().__init__(adata, registry)
         X = self.adata_manager.get_from_registry(REGISTRY_KEYS.X_KEY)
         _check_values(X, registered_location(self.adata_manager))
@@ -202,21 +181,7 @@ class CellTypeTransformer(SafeModelIOMixin, UnsupervisedTrainingMixin, BaseModel
                 f"adata.obs[{labels_key!r}] has a single cell type ({self.cell_types[labels[labelled][0]]!r}) among "
                 "the labelled cells; a classifier needs at least two."
             )
-        self.module = self._module_cls(
-            n_input=self.summary_stats.n_vars,
-            n_classes=n_classes,
-            n_genes=n_genes,
-            n_tokens=n_tokens,
-            d_model=d_model,
-            n_layers=n_layers,
-            n_heads=n_heads,
-            dropout=dropout,
-            gene_dropout=gene_dropout,
-            all_genes_token=all_genes_token,
-            label_smoothing=label_smoothing,
-            linear_head=linear_head,
-            linear_weight=linear_weight,
-        )
+        self.module = self._module_cls(self.summary_stats.n_vars, n_classes, self.config)
         # F statistic and mean of log1p(CP10k) over the labelled cells, chunk by chunk (a backed X is never loaded)
         chunks = ((log1p_cp10k(chunk), labels[rows]) for rows, chunk in row_chunks(X))
         statistics = ClassStatistics.accumulate(chunks, n_classes)
@@ -227,10 +192,12 @@ class CellTypeTransformer(SafeModelIOMixin, UnsupervisedTrainingMixin, BaseModel
         self._model_summary_string = (
             f"CellTypeTransformer: {n_classes} cell types, {self.module.n_genes} of "
             f"{self.summary_stats.n_vars} genes, "
-            f"{n_tokens} gene tokens{' + all-genes token' if all_genes_token else ''}, d_model={d_model}, "
-            f"n_layers={n_layers}, n_heads={n_heads}"
+            f"{self.config.n_tokens} gene tokens{' + all-genes token' if self.config.all_genes_token else ''}, "
+            f"d_model={self.config.d_model}, n_layers={self.config.n_layers}, n_heads={self.config.n_heads}"
         )
-        self.init_params_ = self._get_init_params(locals())
+        # every field, in the layout models saved before the config have (load() calls CellTypeTransformer(adata,
+        # **non_kwargs)), so saved folders load with this version and earlier ones alike
+        self.init_params_ = {"non_kwargs": dataclasses.asdict(self.config), "kwargs": {}}
 
     @property
     def cell_types(self) -> list[str]:
@@ -239,6 +206,7 @@ class CellTypeTransformer(SafeModelIOMixin, UnsupervisedTrainingMixin, BaseModel
         return list(mapping[:-1])  # the unlabeled category is last
 
     @classmethod
+    @setup_anndata_dsp.dedent
     def setup_anndata(
         cls,
         adata: AnnData,
@@ -252,25 +220,19 @@ class CellTypeTransformer(SafeModelIOMixin, UnsupervisedTrainingMixin, BaseModel
 
         Parameters
         ----------
-        adata
-            AnnData of cells × genes with raw counts.
-        labels_key
-            Column of ``adata.obs`` with the cell type of each cell; cells whose value is ``unlabeled_category`` are
-            not used for training.
+        %(param_adata)s
+        %(param_cell_type_key)s
         layer
             Layer holding the raw counts (``None``: ``adata.X``).
         batch_key
             Column of ``adata.obs`` with the batch of each cell. Training then samples each batch of a class
             equally often, so that one batch does not define a cell type.
-        unlabeled_category
-            Value of ``labels_key`` that marks unlabeled cells.
-        **kwargs
-            Passed to :meth:`scvi.data.AnnDataManager.register_fields`.
+        %(param_unlabeled_category)s
+        %(param_register_kwargs)s
 
         Notes
         -----
-        Like every scvi-tools model this writes bookkeeping columns (``_scvi_batch``, ``_scvi_labels``) to
-        ``adata.obs`` and ids to ``adata.uns``; ``adata.X`` and the layers are left as they are.
+        %(notes_bookkeeping)s
         """
         if labels_key is None or labels_key not in adata.obs:
             raise KeyError(
@@ -289,6 +251,7 @@ class CellTypeTransformer(SafeModelIOMixin, UnsupervisedTrainingMixin, BaseModel
         ]
         cls.register_manager(register_fields(adata, fields, setup_method_args, **kwargs))
 
+    @train_dsp.dedent
     def train(
         self,
         max_epochs: int = 30,
@@ -347,20 +310,12 @@ class CellTypeTransformer(SafeModelIOMixin, UnsupervisedTrainingMixin, BaseModel
             (``docs/transformer.md``, fifth round).
         seed
             Seed of the split and the sampler (set ``scvi.settings.seed`` too for the weights).
-        accelerator, devices
-            Lightning's device selection.
+        %(param_accelerator_devices)s
         datasplitter_kwargs
             Passed to :class:`celltyper.train.BalancedDataSplitter`.
         plan_kwargs
             Passed to :class:`celltyper.train.ClassifierTrainingPlan` (they win over ``lr`` and ``weight_decay``).
-        checkpoint_dir, checkpoint_every
-            Save a checkpoint every ``checkpoint_every`` epochs into the folder ``checkpoint_dir`` (replaced atomically
-            at each save; safetensors + JSON, never a pickle). Pass both or neither.
-        resume_from
-            A ``checkpoint_dir`` of an interrupted run: build the model as for that run (same data, settings and
-            ``scvi.settings.seed``) and call ``train`` with the same arguments plus ``resume_from``; the weights,
-            optimizer, epoch counter, history and random generators are restored and training goes on to
-            ``max_epochs``.
+        %(param_checkpoints)s
         **trainer_kwargs
             Passed to :class:`scvi.train.Trainer` (e.g. ``enable_progress_bar=False``).
         """

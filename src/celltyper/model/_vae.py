@@ -25,6 +25,7 @@ from celltyper.train._backed import anndata_loader
 
 from ._arguments import check_batch_size, check_fraction, check_int, check_max_epochs, n_training_cells
 from ._checkpoints import with_checkpointing
+from ._docstrings import setup_anndata_dsp, train_dsp
 from ._genes import in_model_gene_order
 from ._model_io import SafeModelIOMixin
 from ._query_mapping import (
@@ -153,6 +154,7 @@ class CountVAE(SafeModelIOMixin, RNASeqMixin, VAEMixin, ArchesMixin, Unsupervise
         self.init_params_ = self._get_init_params(locals())
 
     @classmethod
+    @setup_anndata_dsp.dedent
     def setup_anndata(
         cls,
         adata: AnnData,
@@ -167,24 +169,17 @@ class CountVAE(SafeModelIOMixin, RNASeqMixin, VAEMixin, ArchesMixin, Unsupervise
 
         Parameters
         ----------
-        adata
-            AnnData of cells × genes.
-        layer
-            Layer holding the expression to model (``None``: ``adata.X``). Raw counts for ``"nb"`` / ``"zinb"`` /
-            ``"poisson"``; counts or log-normalized values for ``"gaussian"``.
-        batch_key
-            Column of ``adata.obs`` with the batch of each cell; the decoder is conditioned on it.
+        %(param_adata)s
+        %(param_layer)s
+        %(param_batch_key)s
         labels_key
             Column of ``adata.obs`` with labels; only ``dispersion="gene-label"`` uses it.
-        categorical_covariate_keys, continuous_covariate_keys
-            Further columns of ``adata.obs`` the decoder is conditioned on.
-        **kwargs
-            Passed to :meth:`scvi.data.AnnDataManager.register_fields`.
+        %(param_covariate_keys)s
+        %(param_register_kwargs)s
 
         Notes
         -----
-        Like every scvi-tools model, this writes bookkeeping columns (``_scvi_batch``, ``_scvi_labels``) to
-        ``adata.obs`` and ids to ``adata.uns``; ``adata.X`` and the layers are left as they are.
+        %(notes_bookkeeping)s
         """
         setup_method_args = cls._get_setup_method_args(**locals())
         check_category_column(adata, batch_key, "batch")
@@ -200,6 +195,7 @@ class CountVAE(SafeModelIOMixin, RNASeqMixin, VAEMixin, ArchesMixin, Unsupervise
         ]
         cls.register_manager(register_fields(adata, fields, setup_method_args, **kwargs))
 
+    @train_dsp.dedent
     def train(
         self,
         max_epochs: int | None = None,
@@ -239,29 +235,21 @@ class CountVAE(SafeModelIOMixin, RNASeqMixin, VAEMixin, ArchesMixin, Unsupervise
         check_val_every_n_epoch
             How often the validation ELBO is computed and logged (``None``: never, unless needed). With fewer than
             10 cells (no validation cell at the default split) nothing is validated.
-        accelerator, devices
-            Lightning's device selection, e.g. ``accelerator="gpu", devices=2, strategy="ddp"``.
+        %(param_accelerator_devices)s
         train_size, validation_size
             Fractions of the cells used for training and validation (default 0.9 / 0.1).
         datasplitter_kwargs
             Passed to :class:`scvi.dataloaders.DataSplitter`.
         plan_kwargs
             Passed to :class:`scvi.train.TrainingPlan` (they win over ``lr`` and ``n_epochs_kl_warmup``).
-        checkpoint_dir, checkpoint_every
-            Save a checkpoint every ``checkpoint_every`` epochs into the folder ``checkpoint_dir`` (replaced atomically
-            at each save; safetensors + JSON, never a pickle). Pass both or neither.
-        resume_from
-            A ``checkpoint_dir`` of an interrupted run: build the model as for that run (same data, settings and
-            ``scvi.settings.seed``) and call ``train`` with the same arguments plus ``resume_from``; the weights,
-            optimizer, epoch counter, history and random generators are restored and training goes on to
-            ``max_epochs``.
+        %(param_checkpoints)s
         **trainer_kwargs
             Passed to :class:`scvi.train.Trainer` (e.g. ``early_stopping_patience``, ``enable_progress_bar``).
         """
         trainer_kwargs = with_checkpointing(self, trainer_kwargs, checkpoint_dir, checkpoint_every, resume_from)
-        check_max_epochs(max_epochs)
-        check_batch_size(batch_size)
-        _, n_validation = n_training_cells(self.adata.n_obs, train_size, validation_size, batch_size)
+        max_epochs, warmup, n_validation = self._epochs_and_warmup(
+            max_epochs, n_epochs_kl_warmup, batch_size, train_size, validation_size
+        )
         if n_validation == 0:
             if early_stopping:
                 raise ValueError(
@@ -270,8 +258,6 @@ class CountVAE(SafeModelIOMixin, RNASeqMixin, VAEMixin, ArchesMixin, Unsupervise
                     "validation_size that holds at least one cell."
                 )
             check_val_every_n_epoch = None  # nothing to validate on
-        max_epochs = get_max_epochs_heuristic(self.adata.n_obs) if max_epochs is None else max_epochs
-        warmup = n_epochs_kl_warmup if n_epochs_kl_warmup is not None else max(1, max_epochs // 2)
         plan_kwargs = {"lr": lr, "n_epochs_kl_warmup": warmup, **(plan_kwargs or {})}
         if check_val_every_n_epoch is not None:
             trainer_kwargs["check_val_every_n_epoch"] = check_val_every_n_epoch
@@ -287,6 +273,26 @@ class CountVAE(SafeModelIOMixin, RNASeqMixin, VAEMixin, ArchesMixin, Unsupervise
             plan_kwargs=plan_kwargs,
             **trainer_kwargs,
         )
+
+    def _epochs_and_warmup(
+        self,
+        max_epochs: int | None,
+        n_epochs_kl_warmup: int | None,
+        batch_size: int,
+        train_size: float | None,
+        validation_size: float | None,
+    ) -> tuple[int, int, int]:
+        """Check ``train``'s arguments; return the epochs, the KL warmup epochs and the number of validation cells.
+
+        ``max_epochs=None`` is scvi-tools' heuristic for this many cells; ``n_epochs_kl_warmup=None`` is half of the
+        epochs (at least 1).
+        """
+        check_max_epochs(max_epochs)
+        check_batch_size(batch_size)
+        _, n_validation = n_training_cells(self.adata.n_obs, train_size, validation_size, batch_size)
+        max_epochs = get_max_epochs_heuristic(self.adata.n_obs) if max_epochs is None else max_epochs
+        warmup = n_epochs_kl_warmup if n_epochs_kl_warmup is not None else max(1, max_epochs // 2)
+        return max_epochs, warmup, n_validation
 
     @classmethod
     def load_query_data(

@@ -27,6 +27,9 @@ Class imbalance is handled outside the module, by class-balanced sampling in the
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from scvi import REGISTRY_KEYS
@@ -60,19 +63,20 @@ class Block(nn.Module):
         return h + self.mlp(self.ln_mlp(h))
 
 
-class TransformerClassifierModule(BaseModuleClass):
-    """Cell-type classifier over gene tokens (see the module docstring for the design and why).
+@dataclass(frozen=True)
+class TransformerConfig:
+    """The transformer's hyperparameters, in one place (as nanoGPT's ``GPTConfig``).
+
+    :class:`~celltyper.CellTypeTransformer` takes each field as a keyword argument and saves them with the model.
 
     Parameters
     ----------
-    n_input
-        Number of genes ``G`` (columns of the registered expression matrix); all of them define the library size.
     n_genes
-        How many of them the model reads (the columns are chosen by the model class, see :meth:`set_reference`).
-    n_classes
-        Number of cell types (the unlabeled category excluded).
+        How many genes the model reads (at most all ``G``): the model class picks those whose log-normalized
+        expression best separates the reference's cell types (ANOVA F statistic over the labelled cells). All genes
+        still count towards each cell's library size.
     n_tokens
-        ``k``: gene tokens per cell, the expressed genes with the highest standardized expression.
+        ``k``: gene tokens per cell, the expressed genes that are highest above their reference mean.
     d_model
         Width ``D`` of every token.
     n_layers
@@ -80,48 +84,81 @@ class TransformerClassifierModule(BaseModuleClass):
     n_heads
         Attention heads per block (must divide ``d_model``).
     dropout
-        Dropout in the blocks.
+        Dropout probability in the blocks.
     gene_dropout
         Training only: the fraction of each cell's genes set to zero before tokenization (masking augmentation that
         makes the model robust to genes missing or shifted in a query).
     all_genes_token
-        Add the dense ``Linear(G → D)`` token over every gene.
+        Add one token that is a linear map of every gene read (the logistic-regression view of the cell).
     label_smoothing
         Label smoothing of the cross entropy.
     linear_head
-        Add a linear head on the ``n_genes`` normalized values: a logistic regression whose coefficients are fitted
-        before training (:meth:`set_linear_head`) and then fixed. The prediction mixes both heads' log-probabilities.
+        Add a second head on the ``n_genes`` normalized values: a logistic regression (scikit-learn, L2, ``C=1``,
+        balanced classes) fitted by the model class at the start of training (:meth:`set_linear_head`), then fixed.
+        The prediction mixes both heads' log-probabilities.
     linear_weight
         Weight of the linear head in that mixture (the transformer's head gets ``1 - linear_weight``).
     """
 
-    def __init__(
-        self,
-        n_input: int,
-        n_classes: int,
-        n_genes: int = 2000,
-        n_tokens: int = 64,
-        d_model: int = 64,
-        n_layers: int = 2,
-        n_heads: int = 4,
-        dropout: float = 0.1,
-        gene_dropout: float = 0.3,
-        all_genes_token: bool = True,
-        label_smoothing: float = 0.1,
-        linear_head: bool = True,
-        linear_weight: float = 0.5,
-    ):
+    n_genes: int = 2000
+    n_tokens: int = 64
+    d_model: int = 64
+    n_layers: int = 2
+    n_heads: int = 4
+    dropout: float = 0.1
+    gene_dropout: float = 0.3
+    all_genes_token: bool = True
+    label_smoothing: float = 0.1
+    linear_head: bool = True
+    linear_weight: float = 0.5
+
+    @classmethod
+    def from_kwargs(cls, owner: str, **kwargs: Any) -> TransformerConfig:
+        """The config with the fields in ``kwargs``; a ``TypeError`` that names the valid ones for any other key.
+
+        Parameters
+        ----------
+        owner
+            Who was called with ``kwargs``, for the message.
+        **kwargs
+            Fields of the config; the others keep their defaults.
+        """
+        names = [field.name for field in fields(cls)]
+        unknown = sorted(set(kwargs) - set(names))
+        if unknown:
+            raise TypeError(f"{owner} got unexpected keyword arguments {unknown}; the valid ones are {names}.")
+        return cls(**kwargs)
+
+
+class TransformerClassifierModule(BaseModuleClass):
+    """Cell-type classifier over gene tokens (see the module docstring for the design and why).
+
+    Parameters
+    ----------
+    n_input
+        Number of genes ``G`` (columns of the registered expression matrix); all of them define the library size.
+    n_classes
+        Number of cell types (the unlabeled category excluded).
+    config
+        The hyperparameters (default: :class:`TransformerConfig`'s defaults). The genes read are chosen by the model
+        class, see :meth:`set_reference`.
+    """
+
+    def __init__(self, n_input: int, n_classes: int, config: TransformerConfig | None = None):
         super().__init__()
+        config = TransformerConfig() if config is None else config
+        d_model, n_heads, linear_weight = config.d_model, config.n_heads, config.linear_weight
         if d_model % n_heads:
             raise ValueError(f"d_model ({d_model}) must be a multiple of n_heads ({n_heads}).")
         if not 0 <= linear_weight <= 1:
             raise ValueError(f"linear_weight must be between 0 and 1, not {linear_weight}.")
+        self.config = config
         self.n_input = n_input
-        self.n_genes = min(n_genes, n_input)
+        self.n_genes = min(config.n_genes, n_input)
         self.n_classes = n_classes
-        self.n_tokens = min(n_tokens, self.n_genes)
-        self.all_genes_token = all_genes_token
-        self.label_smoothing = label_smoothing
+        self.n_tokens = min(config.n_tokens, self.n_genes)
+        self.all_genes_token = config.all_genes_token
+        self.label_smoothing = config.label_smoothing
         # Which input columns the model reads, and their reference mean of log1p(CP10k): set by the model from its
         # training cells (set_reference), saved with it.
         self.register_buffer("gene_index", torch.arange(self.n_genes))
@@ -130,16 +167,16 @@ class TransformerClassifierModule(BaseModuleClass):
         self.gene_embedding = nn.Embedding(self.n_genes, d_model)  # identity of each gene token
         self.value_encoder = nn.Sequential(nn.Linear(1, d_model), nn.GELU(), nn.Linear(d_model, d_model))
         self.cls = nn.Parameter(torch.zeros(1, 1, d_model))
-        self.gene_dropout = gene_dropout
-        self.all_genes = nn.Linear(self.n_genes, d_model) if all_genes_token else None
-        self.blocks = nn.ModuleList(Block(d_model, n_heads, dropout) for _ in range(n_layers))
+        self.gene_dropout = config.gene_dropout
+        self.all_genes = nn.Linear(self.n_genes, d_model) if config.all_genes_token else None
+        self.blocks = nn.ModuleList(Block(d_model, n_heads, config.dropout) for _ in range(config.n_layers))
         self.ln_final = nn.LayerNorm(d_model)
         self.head = nn.Linear(d_model, n_classes)
         # The linear head: logistic-regression coefficients (n_classes, N) and intercepts, fitted by the model class
         # before training (set_linear_head) and never trained by gradient, so they are buffers.
-        self.linear_head = linear_head
+        self.linear_head = config.linear_head
         self.linear_weight = linear_weight
-        if linear_head:
+        if config.linear_head:
             self.register_buffer("linear_coef", torch.zeros(n_classes, self.n_genes))
             self.register_buffer("linear_intercept", torch.zeros(n_classes))
         nn.init.normal_(self.gene_embedding.weight, std=0.02)
