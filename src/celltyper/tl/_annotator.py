@@ -184,12 +184,11 @@ class Annotator:
             query_data, overlap = query_copy(query, reference_data, layer, batch_key, min_gene_overlap)
             set_libraries(reference_data, query_data, overlap)
             selected, excluded = model_genes(reference_data, query_data, overlap, n_top_genes, max_gene_shift)
+            check_query_has_counts(query_data[:, selected])  # before the reference's empty cells are warned about
         else:
             reference_data.obs[LIBRARY] = np.asarray(reference_data.X.sum(axis=1)).ravel()
             everything = GeneOverlap(reference_data.n_vars, reference_data.n_vars, "itself", [])
             selected, _ = model_genes(reference_data, reference_data, everything, n_top_genes, None)
-        if query is not None:
-            check_query_has_counts(query_data[:, selected])
         reference_data = without_empty_cells(reference_data[:, selected].copy())
         bar.update()
 
