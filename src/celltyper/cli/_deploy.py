@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from anndata import AnnData
 
 from celltyper import _keys as keys
 from celltyper import tl
 from celltyper.model._model_files import LEGACY_FILE, MODEL_FILE
+from celltyper.model._validation import summarize_matrix
 from celltyper.tl import Annotator
 from celltyper.tl._annotate import resolve_annotator
 
@@ -28,10 +28,9 @@ COUNTS_LAYER = "counts"
 
 
 def _holds_counts(matrix) -> bool:
-    """Whether the (first 100,000 stored) values of ``matrix`` are non-negative whole numbers."""
-    values = matrix.data if hasattr(matrix, "data") and not isinstance(matrix, np.ndarray) else np.asarray(matrix)
-    values = np.asarray(values).ravel()[:100_000]
-    return bool(np.all(values >= 0) and np.all(np.mod(values, 1) == 0))
+    """Whether every value of ``matrix`` is a finite, non-negative whole number."""
+    summary = summarize_matrix(matrix)
+    return not (summary.n_nonfinite or summary.n_negative or summary.n_noninteger)
 
 
 def counts_view(adata: AnnData, layer: str | None, what: str, keep: tuple[str | None, ...] = ()) -> AnnData:

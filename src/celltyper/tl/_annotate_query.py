@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 from anndata import AnnData
+from tqdm.auto import tqdm
 
 from celltyper import _keys as keys
 from celltyper._keys import UNKNOWN
@@ -21,7 +22,7 @@ from ._latent import map_query
 from ._majority_voting import majority_vote
 from ._novelty import query_novelty
 from ._transfer_data import query_copy
-from ._unknown import check_thresholds, unknown_calls
+from ._unknown import unknown_calls
 
 if TYPE_CHECKING:
     from ._annotator import Annotator
@@ -66,11 +67,6 @@ class Annotation:
     n_genes_used_found: int
     query_model: CountVAE | None = field(repr=False)
     latent: np.ndarray | None = field(repr=False)
-
-    @staticmethod
-    def check_rule(unknown_threshold: float, novelty_threshold: float) -> None:
-        """Raise a ``ValueError`` for thresholds of the Unknown rule outside their ranges."""
-        check_thresholds(unknown_threshold, novelty_threshold)
 
     def write(self, query: AnnData, key_added: str, majority_voting: bool, settings: dict[str, Any]) -> None:
         """Write the documented ``obs`` / ``obsm`` / ``uns`` keys into ``query``."""
@@ -146,8 +142,6 @@ def annotate_query(
     annotator: Annotator, query: AnnData, layer, batch_key, rule, latent, query_max_epochs, random_state, progress_bar
 ) -> Annotation:
     """Predict, score the novelty of, call Unknown and (``latent``) map every cell of ``query``."""
-    from tqdm.auto import tqdm
-
     bar = tqdm(total=3 if latent else 2, desc="annotating", disable=not progress_bar, leave=False)
     query_data, overlap, found = _query_on_annotator_genes(annotator, query, layer, batch_key)
     empty = check_query_has_counts(query_data)

@@ -45,7 +45,7 @@ from ._transfer_data import (
     set_libraries,
     without_empty_cells,
 )
-from ._unknown import NOVELTY_THRESHOLD, UNKNOWN_THRESHOLD
+from ._unknown import NOVELTY_THRESHOLD, UNKNOWN_THRESHOLD, check_thresholds
 
 #: Defaults chosen on the validation suite by their worst case (docs/transfer.md, "How the defaults were chosen").
 MAX_GENE_SHIFT, N_TOP_GENES = 0.1, 4000
@@ -168,7 +168,7 @@ class Annotator:
         check_reference(reference, labels_key, layer, batch_key, classifier, class_prior, n_threads, choices)
         if query is not None:
             check_query(query, layer)
-        Annotation.check_rule(unknown_threshold, novelty_threshold)
+        check_thresholds(unknown_threshold, novelty_threshold)
         if not 0 < calibration_fraction < 1:
             raise ValueError(
                 f"calibration_fraction must be between 0 and 1 (the share of labelled reference cells held out to fit "
@@ -299,7 +299,7 @@ class Annotator:
             "unknown_threshold": self.settings["unknown_threshold"] if unknown_threshold is None else unknown_threshold,
             "novelty_threshold": self.settings["novelty_threshold"] if novelty_threshold is None else novelty_threshold,
         }
-        Annotation.check_rule(**rule)
+        check_thresholds(**rule)
         check_query(query, layer)
         if latent and self.latent_model is None:
             raise ValueError("This annotator has no latent model (it was fitted with latent=False); pass latent=False.")

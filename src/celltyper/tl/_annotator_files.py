@@ -13,6 +13,7 @@ Reading checks the JSON's structure, the checksum and every shape before anythin
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -76,8 +77,6 @@ def write_annotator(annotator: Annotator, path: str | os.PathLike, overwrite: bo
             "type_profiles": np.ascontiguousarray(annotator.profiles.means.to_numpy()),
         }
     )
-    import hashlib
-
     table = annotator.gene_table
     manifest = {
         "format": FORMAT,
