@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import celltyper as ct
-from celltyper.tl import _annotator, _latent
+from celltyper.tl import _annotator_fit, _latent
 
 
 def _adata(n_cells: int = 60, seed: int = 0) -> ad.AnnData:
@@ -31,7 +31,7 @@ def no_training(monkeypatch):
         raise AssertionError("transfer_labels trained a model before finding the bad input")
 
     monkeypatch.setattr(_latent, "train_reference_model", refuse)
-    monkeypatch.setattr(_annotator, "train_reference_model", refuse)
+    monkeypatch.setattr(_annotator_fit, "train_reference_model", refuse)
 
 
 def _float_query(query):
