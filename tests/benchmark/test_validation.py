@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from celltyper.benchmark._suite import PBMC_LABELS
-from celltyper.benchmark._validation import novel_type_scores, transfer_scores
+from celltyper.benchmark._validation_scores import novel_type_scores, transfer_scores
 
 
 def test_unknown_counts_as_a_miss_and_types_under_ten_cells_are_not_scored():
