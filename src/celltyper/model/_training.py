@@ -19,7 +19,7 @@ from ._checkpoints import with_checkpointing
 
 
 class CheckpointedTrainingMixin:
-    """``_train_checkpointed``, the shared end of the models' ``train``; list it before scvi-tools' mixins."""
+    """``_train_checkpointed``: the end of every celltyper model's ``train``, shared."""
 
     def _train_checkpointed(
         self,

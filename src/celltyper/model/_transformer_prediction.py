@@ -8,6 +8,8 @@ gradient × input.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 import torch
@@ -22,7 +24,8 @@ from ._transformer_reader import QueryReaderMixin, _check_not_empty, _check_valu
 class TransformerPredictionMixin(QueryReaderMixin):
     """``predict``, ``annotate`` and ``get_feature_importance`` of :class:`~celltyper.CellTypeTransformer`."""
 
-    is_trained_: bool
+    if TYPE_CHECKING:  # set by BaseModelClass
+        is_trained_: bool
 
     @property
     def cell_types(self) -> list[str]:

@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from anndata import AnnData
 from scvi import REGISTRY_KEYS
-from scvi.data import AnnDataManager
-
-from celltyper.module import TransformerClassifierModule
 
 from ._validation import registered_location, summarize_matrix
+
+if TYPE_CHECKING:
+    from scvi.data import AnnDataManager
+
+    from celltyper.module import TransformerClassifierModule
 
 #: A query must contain at least this fraction of the genes the model reads (missing ones are read as zero) …
 MIN_GENE_OVERLAP = 0.5
@@ -75,10 +78,11 @@ def _warn_noninteger(n_noninteger: int, location: str) -> None:
 class QueryReaderMixin:
     """``_query_reader`` of :class:`~celltyper.CellTypeTransformer`: rows of any AnnData in the model's gene order."""
 
-    adata: AnnData
-    adata_manager: AnnDataManager
-    registry_: dict
-    module: TransformerClassifierModule
+    if TYPE_CHECKING:  # set by BaseModelClass and CellTypeTransformer
+        adata: AnnData
+        adata_manager: AnnDataManager
+        registry_: dict
+        module: TransformerClassifierModule
 
     def _query_reader(self, adata: AnnData | None) -> tuple[Callable[[slice | np.ndarray], sp.csr_matrix], str]:
         """A function that reads rows of ``adata`` (default: the reference) as counts in the model's gene order.
