@@ -13,9 +13,9 @@ import torch
 from sklearn.metrics import f1_score
 
 import celltyper as ct
-from celltyper.model import _transformer as transformer_model
+from celltyper.model import _linear_head as linear_head
 from celltyper.model._json_codec import encode
-from celltyper.model._transformer import _per_type_sample
+from celltyper.model._linear_head import per_type_sample
 from celltyper.module import TransformerConfig
 from celltyper.train._classifier import balanced_weights, stratified_split
 
@@ -154,11 +154,11 @@ def test_two_cell_types(zheng):
 def test_linear_head_is_fitted_on_at_most_a_capped_number_of_cells_per_type(zheng, monkeypatch):
     """On an atlas the fitted head holds a bounded sample of each type in memory, not every training cell."""
     labels = np.array([0] * 50 + [1] * 7 + [2] * 30)
-    sample = _per_type_sample(np.arange(87), labels, max_per_type=10, seed=0)
+    sample = per_type_sample(np.arange(87), labels, max_per_type=10, seed=0)
     assert np.bincount(labels[sample]).tolist() == [10, 7, 10]
     assert (np.diff(sample) > 0).all()
 
-    monkeypatch.setattr(transformer_model, "LINEAR_HEAD_CELLS_PER_TYPE", 20)
+    monkeypatch.setattr(linear_head, "LINEAR_HEAD_CELLS_PER_TYPE", 20)
     fitted_on = []
     fit = ct.CellTypeTransformer._fit_linear_head
     monkeypatch.setattr(

@@ -32,7 +32,7 @@ from lightning.fabric.plugins import CheckpointIO
 from scvi.train._logger import SimpleExperiment, SimpleLogger
 
 from ._json_codec import decode, encode
-from ._model_files import _replaced_atomically, read_checked_tensors, refuse_constant
+from ._safe_files import read_checked_tensors, refuse_constant, replaced_atomically
 
 CHECKPOINT_FILE = "checkpoint.json"
 CHECKPOINT_WEIGHTS_FILE = "checkpoint.safetensors"
@@ -73,7 +73,7 @@ def write_checkpoint_dir(
         "checkpoint": encode(structure, "checkpoint"),
     }
     text = json.dumps(manifest, allow_nan=False)
-    with _replaced_atomically(Path(os.path.abspath(path)), True, CHECKPOINT_FILES, "checkpoint") as folder:
+    with replaced_atomically(Path(os.path.abspath(path)), True, CHECKPOINT_FILES, "checkpoint") as folder:
         (folder / CHECKPOINT_WEIGHTS_FILE).write_bytes(weights)
         (folder / CHECKPOINT_FILE).write_text(text, encoding="utf-8")
 

@@ -20,10 +20,8 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import uuid
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,9 +31,9 @@ import pandas as pd
 import safetensors.torch
 import torch
 from anndata import AnnData
-from safetensors import SafetensorError
 
 from ._json_codec import decode, encode
+from ._safe_files import check_header, read_checked_tensors, refuse_constant, replaced_atomically
 
 MODEL_FILE = "model.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -142,7 +140,7 @@ def write_model_dir(
         Passed to :meth:`anndata.AnnData.write_h5ad`.
     """
     weights, manifest = _model_files(model_class, state_dict, var_names, attributes)
-    with _replaced_atomically(Path(os.path.abspath(path)), overwrite) as folder:
+    with replaced_atomically(Path(os.path.abspath(path)), overwrite, MODEL_DIR_FILES, "model") as folder:
         if adata is not None:
             adata.write_h5ad(folder / ADATA_FILE, **anndata_write_kwargs)
         (folder / WEIGHTS_FILE).write_bytes(weights)
@@ -235,48 +233,6 @@ def read_model_dir(path: str | os.PathLike) -> SavedModel:
     return SavedModel(path, manifest["model_class"], var_names, attributes, state_dict)
 
 
-def read_checked_tensors(
-    weights_path: Path, manifest_path: Path, sha256: str, *, missing_hint: str = "", changed_hint: str = ""
-) -> dict[str, torch.Tensor]:
-    """The tensors of the safetensors file ``weights_path``, after checking it against the SHA-256 its manifest holds.
-
-    Raises
-    ------
-    ValueError
-        The file is missing, does not match ``sha256`` (truncated or changed after saving), or is no safetensors file.
-    """
-    if not weights_path.is_file():
-        raise ValueError(f"{weights_path} is missing; {manifest_path} needs it.{missing_hint}")
-    weights = weights_path.read_bytes()
-    if hashlib.sha256(weights).hexdigest() != sha256:
-        raise ValueError(
-            f"{weights_path} does not match the checksum recorded in {manifest_path}: it is truncated or was changed "
-            f"after saving.{changed_hint}"
-        )
-    try:
-        return safetensors.torch.load(weights)
-    except SafetensorError as error:
-        raise ValueError(f"{weights_path} is not a readable safetensors file ({error}).") from error
-
-
-def refuse_constant(name: str) -> None:
-    """``parse_constant`` of :func:`json.loads`: NaN and Infinity are not JSON, so a file holding them is refused."""
-    raise ValueError(f"{name} is not JSON")
-
-
-def check_header(manifest: Any, format_name: str, version: int, fields: set[str]) -> None:
-    """Raise a ``ValueError`` unless a parsed manifest is of ``format_name`` / ``version`` with exactly ``fields``."""
-    if not isinstance(manifest, dict) or manifest.get("format") != format_name:
-        raise ValueError(f"its 'format' is not {format_name!r}.")
-    if manifest.get("format_version") != version:
-        raise ValueError(
-            f"format version {manifest.get('format_version')!r}; this celltyper reads version {version} "
-            "(a newer celltyper may have written it: upgrade celltyper)."
-        )
-    if set(manifest) != fields:
-        raise ValueError(f"it must have exactly the fields {sorted(fields)}, not {sorted(manifest)}.")
-
-
 def _check_manifest(manifest: Any) -> tuple[pd.Index, dict[str, Any]]:
     """The genes and the decoded attributes of a parsed ``model.json``; a ``ValueError`` for anything unexpected."""
     check_header(manifest, FORMAT, FORMAT_VERSION, _MANIFEST_KEYS)
@@ -296,64 +252,3 @@ def _check_manifest(manifest: Any) -> tuple[pd.Index, dict[str, Any]]:
         if not isinstance(attributes.get(name), dict):
             raise ValueError(f"the attribute {name!r} is missing or not a dict.")
     return var_names, attributes
-
-
-@contextmanager
-def _replaced_atomically(
-    target: Path, overwrite: bool, own_files: frozenset[str] = MODEL_DIR_FILES, what: str = "model"
-) -> Iterator[Path]:
-    """A new empty folder next to ``target`` to write into; when the block ends without error it becomes ``target``.
-
-    The files are synced to disk before the rename. On an error (or an interrupt) the new folder is removed and
-    ``target`` is left as it was. An existing ``target`` is replaced only with ``overwrite`` and only if it holds
-    nothing but ``own_files`` (the files of a saved ``what``).
-    """
-    if target.exists() or target.is_symlink():
-        if not overwrite:
-            raise ValueError(
-                f"{target} already exists: pass overwrite=True to replace the {what} saved there, or choose another "
-                "folder."
-            )
-        if not target.is_dir():
-            raise ValueError(f"{target} exists and is not a folder; choose another path.")
-        foreign = sorted(entry.name for entry in target.iterdir() if entry.name not in own_files)
-        if foreign:
-            raise ValueError(
-                f"{target} holds files that are not part of a saved {what} ({', '.join(foreign[:5])}); overwrite=True "
-                "replaces the whole folder, so save into a new or empty folder."
-            )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.parent / f".{target.name}.{uuid.uuid4().hex}.saving"
-    staging.mkdir()
-    try:
-        yield staging
-        _sync(staging)
-        if target.exists():
-            retired = target.parent / f".{target.name}.{uuid.uuid4().hex}.replaced"
-            os.replace(target, retired)
-            try:
-                os.replace(staging, target)
-            except BaseException:
-                os.replace(retired, target)
-                raise
-            shutil.rmtree(retired, ignore_errors=True)
-        else:
-            os.replace(staging, target)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
-
-
-def _sync(folder: Path) -> None:
-    """Flush the files of ``folder`` (its sub-folders too) and the folder to disk, so a rename publishes them whole."""
-    for entry in folder.iterdir():
-        if entry.is_dir():
-            _sync(entry)
-            continue
-        with open(entry, "rb") as file:
-            os.fsync(file.fileno())
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)

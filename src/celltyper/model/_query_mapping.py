@@ -12,21 +12,25 @@ learn). Two consequences for :class:`~celltyper.module.CountVAEModule`:
   :func:`check_no_covariate_misalignment` refuses that case.
 
 And given a folder, ``load_query_data`` reads scvi-tools' pickled ``model.pt``; :func:`reference_model_of` reads
-celltyper's safe model folder instead and hands scvi-tools a :class:`SavedReference`.
+celltyper's safe model folder instead and hands scvi-tools a :class:`SavedReference`. :class:`QueryMappingMixin` is
+scvi-tools' ``ArchesMixin`` with these fixes applied, for the VAEs.
 """
 
 from __future__ import annotations
 
 import copy
 import os
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
+import pandas as pd
 import torch
+from anndata import AnnData
 from scvi import REGISTRY_KEYS
-from scvi.model.base import BaseModelClass
+from scvi.model.base import ArchesMixin, BaseModelClass
 from scvi.model.base._archesmixin import _get_loaded_data
 
+from ._genes import in_model_gene_order
 from ._model_files import SavedModel, read_model_dir
 
 
@@ -107,3 +111,86 @@ def unfreeze_new_batch_dispersion(module: torch.nn.Module, n_reference_batches: 
         return grad
 
     px_r.register_hook(keep_new_columns)
+
+
+class QueryMappingMixin(ArchesMixin):
+    """scvi-tools' scArches surgery with the fixes above; a saved reference folder is read without unpickling."""
+
+    @classmethod
+    def load_query_data(
+        cls, adata: AnnData | None = None, reference_model: BaseModelClass | str | os.PathLike | None = None, **kwargs
+    ) -> Self:
+        """Query mapping by scArches surgery (:meth:`scvi.model.base.ArchesMixin.load_query_data`), with fixes.
+
+        On top of scvi-tools' surgery, the dispersion columns of the query's new batches learn when
+        ``dispersion="gene-batch"`` (scvi-tools freezes them), and a reference with categorical covariates is refused
+        when the query brings new batches (scvi-tools would misalign the covariate weights).
+        Train the returned model with ``plan_kwargs={"weight_decay": 0.0}``: weight decay would otherwise shrink the
+        frozen reference weights whose gradients the surgery zeroes.
+
+        Parameters
+        ----------
+        adata
+            Query AnnData with the reference's genes (matched by name; extra genes are left out, missing ones are an
+            error: add them as zeros with :func:`celltyper.tl.align_genes`) and the reference's ``batch_key`` column.
+            In another gene order, the returned model holds a reordered copy of it.
+        reference_model
+            A trained model of this class, or the folder it was saved to (read without unpickling).
+        **kwargs
+            Passed to :meth:`scvi.model.base.ArchesMixin.load_query_data` (``unfrozen``, ``freeze_*`` …).
+        """
+        reference = reference_model_of(reference_model, cls)
+        if adata is not None:
+            adata = in_model_gene_order(adata, pd.Index(reference.get_var_names()), "the query")
+        registry = reference_registry(reference, adata)
+        batch_key = registry["setup_args"].get("batch_key")
+        if adata is not None and batch_key is not None:
+            check_no_covariate_misalignment(registry, adata.obs[batch_key].unique())
+        model = super().load_query_data(adata, reference, **kwargs)
+        if not kwargs.get("unfrozen", False):
+            n_reference_batches = registry["field_registries"]["batch"]["summary_stats"]["n_batch"]
+            unfreeze_new_batch_dispersion(model.module, n_reference_batches)
+        return model
+
+    @classmethod
+    def prepare_query_anndata(
+        cls,
+        adata: AnnData,
+        reference_model: BaseModelClass | str | os.PathLike,
+        return_reference_var_names: bool = False,
+        inplace: bool = True,
+    ) -> AnnData | pd.Index | None:
+        """scvi-tools' :meth:`~scvi.model.base.ArchesMixin.prepare_query_anndata`, reading a saved folder safely.
+
+        Parameters
+        ----------
+        adata
+            Query AnnData: missing reference genes are added as zeros, extra ones dropped, the rest put in the
+            reference's order.
+        reference_model
+            A trained model of this class, or the folder it was saved to (read without unpickling).
+        return_reference_var_names
+            Only return the reference's genes.
+        inplace
+            Change ``adata`` in place (else return the prepared copy).
+
+        Returns
+        -------
+        The reference's genes with ``return_reference_var_names``, else the prepared copy unless ``inplace``.
+        """
+        return super().prepare_query_anndata(
+            adata, reference_model_of(reference_model, cls), return_reference_var_names, inplace
+        )
+
+    @classmethod
+    def prepare_query_mudata(cls, *args, **kwargs) -> None:
+        """Not supported: celltyper models read AnnData (see :meth:`prepare_query_anndata`).
+
+        Raises
+        ------
+        NotImplementedError
+            Always (scvi-tools' version would unpickle a saved reference folder).
+        """
+        raise NotImplementedError(
+            f"{cls.__name__} reads AnnData, not MuData: use {cls.__name__}.prepare_query_anndata."
+        )

@@ -6,7 +6,6 @@ import logging
 import os
 from typing import Literal
 
-import pandas as pd
 from anndata import AnnData
 from scvi import REGISTRY_KEYS
 from scvi.data.fields import (
@@ -16,7 +15,7 @@ from scvi.data.fields import (
     NumericalJointObsField,
 )
 from scvi.model._utils import get_max_epochs_heuristic
-from scvi.model.base import ArchesMixin, BaseModelClass, RNASeqMixin, UnsupervisedTrainingMixin, VAEMixin
+from scvi.model.base import BaseModelClass, RNASeqMixin, UnsupervisedTrainingMixin, VAEMixin
 
 from celltyper.module import CountVAEModule
 from celltyper.module._vae import Dispersion, GeneLikelihood
@@ -24,23 +23,26 @@ from celltyper.train import BackedDataSplitter, TrainingPlan
 from celltyper.train._backed import anndata_loader
 
 from ._arguments import check_batch_size, check_fraction, check_int, check_max_epochs, n_training_cells
-from ._checkpoints import with_checkpointing
 from ._docstrings import setup_anndata_dsp, train_dsp
 from ._genes import in_model_gene_order
 from ._model_io import SafeModelIOMixin
-from ._query_mapping import (
-    check_no_covariate_misalignment,
-    reference_model_of,
-    reference_registry,
-    unfreeze_new_batch_dispersion,
-)
+from ._query_mapping import QueryMappingMixin
 from ._setup import check_category_column, register_fields
+from ._training import CheckpointedTrainingMixin
 from ._validation import check_expression, registered_location, summarize_matrix, warn_ambiguous_counts
 
 logger = logging.getLogger(__name__)
 
 
-class CountVAE(SafeModelIOMixin, RNASeqMixin, VAEMixin, ArchesMixin, UnsupervisedTrainingMixin, BaseModelClass):
+class CountVAE(
+    SafeModelIOMixin,
+    CheckpointedTrainingMixin,
+    RNASeqMixin,
+    VAEMixin,
+    QueryMappingMixin,
+    UnsupervisedTrainingMixin,
+    BaseModelClass,
+):
     """Variational autoencoder of single-cell expression, batch-aware, with a count or Gaussian likelihood.
 
     Set up the AnnData with :meth:`setup_anndata` first, as for :class:`scvi.model.SCVI`. Genes are matched by
@@ -246,7 +248,6 @@ class CountVAE(SafeModelIOMixin, RNASeqMixin, VAEMixin, ArchesMixin, Unsupervise
         **trainer_kwargs
             Passed to :class:`scvi.train.Trainer` (e.g. ``early_stopping_patience``, ``enable_progress_bar``).
         """
-        trainer_kwargs = with_checkpointing(self, trainer_kwargs, checkpoint_dir, checkpoint_every, resume_from)
         max_epochs, warmup, n_validation = self._epochs_and_warmup(
             max_epochs, n_epochs_kl_warmup, batch_size, train_size, validation_size
         )
@@ -258,10 +259,16 @@ class CountVAE(SafeModelIOMixin, RNASeqMixin, VAEMixin, ArchesMixin, Unsupervise
                     "validation_size that holds at least one cell."
                 )
             check_val_every_n_epoch = None  # nothing to validate on
-        plan_kwargs = {"lr": lr, "n_epochs_kl_warmup": warmup, **(plan_kwargs or {})}
         if check_val_every_n_epoch is not None:
             trainer_kwargs["check_val_every_n_epoch"] = check_val_every_n_epoch
-        return super().train(
+        return self._train_checkpointed(
+            UnsupervisedTrainingMixin.train,
+            checkpoint_dir=checkpoint_dir,
+            checkpoint_every=checkpoint_every,
+            resume_from=resume_from,
+            plan_defaults={"lr": lr, "n_epochs_kl_warmup": warmup},
+            plan_kwargs=plan_kwargs,
+            trainer_kwargs=trainer_kwargs,
             max_epochs=max_epochs,
             accelerator=accelerator,
             devices=devices,
@@ -270,8 +277,6 @@ class CountVAE(SafeModelIOMixin, RNASeqMixin, VAEMixin, ArchesMixin, Unsupervise
             batch_size=batch_size,
             early_stopping=early_stopping,
             datasplitter_kwargs=datasplitter_kwargs,
-            plan_kwargs=plan_kwargs,
-            **trainer_kwargs,
         )
 
     def _epochs_and_warmup(
@@ -293,85 +298,6 @@ class CountVAE(SafeModelIOMixin, RNASeqMixin, VAEMixin, ArchesMixin, Unsupervise
         max_epochs = get_max_epochs_heuristic(self.adata.n_obs) if max_epochs is None else max_epochs
         warmup = n_epochs_kl_warmup if n_epochs_kl_warmup is not None else max(1, max_epochs // 2)
         return max_epochs, warmup, n_validation
-
-    @classmethod
-    def load_query_data(
-        cls, adata: AnnData | None = None, reference_model: CountVAE | str | os.PathLike | None = None, **kwargs
-    ) -> CountVAE:
-        """Query mapping by scArches surgery (:meth:`scvi.model.base.ArchesMixin.load_query_data`), with fixes.
-
-        On top of scvi-tools' surgery, the dispersion columns of the query's new batches learn when
-        ``dispersion="gene-batch"`` (scvi-tools freezes them), and a reference with categorical covariates is refused
-        when the query brings new batches (scvi-tools would misalign the covariate weights).
-        Train the returned model with ``plan_kwargs={"weight_decay": 0.0}``: weight decay would otherwise shrink the
-        frozen reference weights whose gradients the surgery zeroes.
-
-        Parameters
-        ----------
-        adata
-            Query AnnData with the reference's genes (matched by name; extra genes are left out, missing ones are an
-            error: add them as zeros with :func:`celltyper.tl.align_genes`) and the reference's ``batch_key`` column.
-            In another gene order, the returned model holds a reordered copy of it.
-        reference_model
-            A trained model of this class, or the folder it was saved to (read without unpickling).
-        **kwargs
-            Passed to :meth:`scvi.model.base.ArchesMixin.load_query_data` (``unfrozen``, ``freeze_*`` …).
-        """
-        reference = reference_model_of(reference_model, cls)
-        if adata is not None:
-            adata = in_model_gene_order(adata, pd.Index(reference.get_var_names()), "the query")
-        registry = reference_registry(reference, adata)
-        batch_key = registry["setup_args"].get("batch_key")
-        if adata is not None and batch_key is not None:
-            check_no_covariate_misalignment(registry, adata.obs[batch_key].unique())
-        model = super().load_query_data(adata, reference, **kwargs)
-        if not kwargs.get("unfrozen", False):
-            n_reference_batches = registry["field_registries"]["batch"]["summary_stats"]["n_batch"]
-            unfreeze_new_batch_dispersion(model.module, n_reference_batches)
-        return model
-
-    @classmethod
-    def prepare_query_anndata(
-        cls,
-        adata: AnnData,
-        reference_model: CountVAE | str | os.PathLike,
-        return_reference_var_names: bool = False,
-        inplace: bool = True,
-    ) -> AnnData | pd.Index | None:
-        """scvi-tools' :meth:`~scvi.model.base.ArchesMixin.prepare_query_anndata`, reading a saved folder safely.
-
-        Parameters
-        ----------
-        adata
-            Query AnnData: missing reference genes are added as zeros, extra ones dropped, the rest put in the
-            reference's order.
-        reference_model
-            A trained model of this class, or the folder it was saved to (read without unpickling).
-        return_reference_var_names
-            Only return the reference's genes.
-        inplace
-            Change ``adata`` in place (else return the prepared copy).
-
-        Returns
-        -------
-        The reference's genes with ``return_reference_var_names``, else the prepared copy unless ``inplace``.
-        """
-        return super().prepare_query_anndata(
-            adata, reference_model_of(reference_model, cls), return_reference_var_names, inplace
-        )
-
-    @classmethod
-    def prepare_query_mudata(cls, *args, **kwargs) -> None:
-        """Not supported: celltyper models read AnnData (see :meth:`prepare_query_anndata`).
-
-        Raises
-        ------
-        NotImplementedError
-            Always (scvi-tools' version would unpickle a saved reference folder).
-        """
-        raise NotImplementedError(
-            f"{cls.__name__} reads AnnData, not MuData: use {cls.__name__}.prepare_query_anndata."
-        )
 
     def _validate_anndata(self, adata: AnnData | None = None, copy_if_view: bool = True) -> AnnData:
         """scvi-tools' validation, plus genes matched by name and value checks on data the model was not set up on.

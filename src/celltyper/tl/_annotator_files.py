@@ -25,13 +25,8 @@ import pandas as pd
 import safetensors.numpy
 
 from celltyper.model._json_codec import decode, encode
-from celltyper.model._model_files import (
-    MODEL_FILE,
-    _replaced_atomically,
-    check_header,
-    read_checked_tensors,
-    refuse_constant,
-)
+from celltyper.model._model_files import MODEL_FILE
+from celltyper.model._safe_files import check_header, read_checked_tensors, refuse_constant, replaced_atomically
 
 from ._calibration import TemperatureScaling
 from ._classifiers import LinearClassifier
@@ -99,7 +94,7 @@ def write_annotator(annotator: Annotator, path: str | os.PathLike, overwrite: bo
         "type_counts": [int(annotator.profiles.counts[t]) for t in classifier.classes],
         "card": encode(annotator.card, "card"),
     }
-    with _replaced_atomically(Path(os.path.abspath(path)), overwrite, _FILES, "annotator") as folder:
+    with replaced_atomically(Path(os.path.abspath(path)), overwrite, _FILES, "annotator") as folder:
         (folder / TENSORS).write_bytes(tensors)
         (folder / CARD).write_text(annotator.model_card(), encoding="utf-8")
         if isinstance(annotator.latent_model, str | os.PathLike):
