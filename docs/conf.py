@@ -22,7 +22,8 @@ extensions = [
 ]
 templates_path = ["_templates"]
 exclude_patterns = ["_build", "**.ipynb_checkpoints", "Thumbs.db", ".DS_Store"]
-source_suffix = {".md": "myst-nb", ".ipynb": "myst-nb"}
+# autosummary writes its stub pages with the first suffix: they are reStructuredText (autoclass, autofunction)
+source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-nb"}
 
 html_theme = "furo"
 html_title = f"celltyper {release}"

@@ -226,7 +226,8 @@ class Annotator:
 
         Returns
         -------
-        :class:`~celltyper.tl.Annotation`: the probabilities, novelty, clusters, gene overlap and the query model.
+        Annotation
+            The probabilities, novelty, clusters, gene overlap and the query model.
         """
         layer = query_layer(query, self.settings["layer"]) if layer is None else layer
         batch_key = self.settings["batch_key"] if batch_key is None else batch_key
