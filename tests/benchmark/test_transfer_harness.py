@@ -11,7 +11,12 @@ import scipy.sparse as sp
 from anndata import AnnData
 
 from celltyper.benchmark import Budget, _transfer_tasks
-from celltyper.benchmark._transfer_methods import TransferMethodRun, TransferPair, TransferSettings
+from celltyper.benchmark._transfer_methods import (
+    TransferMethodRun,
+    TransferPair,
+    TransferSettings,
+    run_transfer_methods,
+)
 from celltyper.benchmark._transfer_report import save_task_rows, write_transfer_report
 from celltyper.benchmark._transfer_tasks import (
     LINEAGE_MARKERS,
@@ -87,6 +92,27 @@ def test_labelled_task_scores_each_method(monkeypatch):
     assert rows[0]["unknown_known"] == 0.25 and rows[1]["unknown_known"] == 0.25 and rows[1]["k"] == 7
     assert rows[1]["per_class_f1"] == {"a": 1.0, "b": 1.0} and rows[1]["macro_f1"] == 1.0
     assert list(rows[0])[:6] == ["task", "method", "macro_f1", "accuracy", "ece_query", "seconds"]
+
+
+def _counts(n_cells: int, shift: int, seed: int) -> AnnData:
+    rng = np.random.default_rng(seed)
+    rates = np.ones((n_cells, 30))
+    rates[: n_cells // 2, :10] += 20 + shift  # the first half is type "a", high on the first 10 genes
+    counts = sp.csr_matrix(rng.poisson(rates).astype(np.float32))
+    adata = AnnData(X=counts, var=pd.DataFrame(index=[f"g{i}" for i in range(30)]))
+    adata.obs_names = [f"s{seed}_{i}" for i in range(n_cells)]
+    adata.layers["counts"] = counts.copy()
+    return adata
+
+
+def test_baselines_run_on_an_unlabelled_query():
+    reference, query = _counts(40, 0, 0), _counts(20, 2, 1)  # the query has no cell_type column, like Zheng donor A
+    reference.obs["cell_type"] = ["a"] * 20 + ["b"] * 20
+    settings = TransferSettings(Budget(), n_top_genes=20, methods=["logreg"])
+    (run,) = run_transfer_methods(TransferPair(reference, query, "cell_type"), settings)
+    assert run.method == "logreg" and run.classes == ["a", "b"] and run.probabilities.shape == (20, 2)
+    assert (run.probabilities.argmax(1) == np.repeat([0, 1], 10)).all()
+    assert "cell_type" not in query.obs  # the caller's query is untouched
 
 
 def test_unknown_transfer_task():

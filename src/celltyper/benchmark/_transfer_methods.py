@@ -45,9 +45,22 @@ class TransferPair:
     batch_key: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass
 class TransferMethodRun:
-    """What one method produced on one pair: the query's probabilities, extra numbers and wall-clock seconds."""
+    """What one method produced on one pair.
+
+    Attributes
+    ----------
+    method
+        Its name in :data:`ALL_TRANSFER_METHODS`.
+    classes, probabilities
+        The cell types and the query cells' probabilities of each (cells × types).
+    extra
+        The method's own ``confidence``, ``unknown`` calls and ``scores``, if any (see ``_transfer_tasks.confidences``,
+        which takes them out), and numbers to report.
+    seconds
+        Wall-clock seconds of training and prediction.
+    """
 
     method: str
     classes: list[str]
@@ -161,9 +174,10 @@ def run_transfer_methods(pair: TransferPair, settings: TransferSettings) -> Iter
     """
     budget, n_top_genes = settings.budget, settings.n_top_genes
     genes = reference_genes(pair.reference, n_top_genes)
-    task = pair_task(
-        "transfer", on_genes(pair.reference, genes), on_genes(pair.query, genes), pair.labels_key, pair.batch_key
-    )
+    query = on_genes(pair.query, genes)
+    if pair.labels_key not in query.obs:  # an unlabelled query (Zheng donor A); no method reads the query's labels
+        query.obs[pair.labels_key] = UNKNOWN
+    task = pair_task("transfer", on_genes(pair.reference, genes), query, pair.labels_key, pair.batch_key)
     cache: Cache = {}
     for name in [name for name in ALL_TRANSFER_METHODS if name in settings.methods]:
         start = time.perf_counter()
