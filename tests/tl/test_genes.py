@@ -25,7 +25,8 @@ def test_aligns_reorders_and_zero_fills_without_touching_the_query():
     query = _adata(["D", "X", "B", "A"], np.array([[1, 2, 3, 4], [5, 6, 7, 8]]))
     before = query.layers["counts"].toarray().copy(), list(query.var_names)
 
-    aligned, overlap = align_genes(query, reference, layer="counts")
+    with pytest.warns(UserWarning, match="lacks 1 of the 4 reference genes"):
+        aligned, overlap = align_genes(query, reference, layer="counts")
 
     assert list(aligned.var_names) == ["A", "B", "C", "D"]
     np.testing.assert_array_equal(aligned.layers["counts"].toarray(), [[4, 3, 0, 1], [8, 7, 0, 5]])
@@ -47,9 +48,10 @@ def test_matches_by_ensembl_id_when_symbols_differ():
 def test_refuses_a_low_overlap_and_names_the_numbers():
     reference = _adata([f"g{i}" for i in range(10)], np.zeros((1, 10)))
     query = _adata(["g0", "g1", "other"], np.ones((1, 3)))
-    with pytest.raises(ValueError, match=r"Only 2 of the reference's 10 genes \(20.0%\).*at least 50%"):
+    with pytest.raises(ValueError, match=r"The query has only 2 of the 10 reference genes \(20.0%\).*at least 25%"):
         align_genes(query, reference, layer="counts")
-    aligned, overlap = align_genes(query, reference, layer="counts", min_gene_overlap=0.2)
+    with pytest.warns(UserWarning, match="lacks 8 of the 10 reference genes"):
+        aligned, overlap = align_genes(query, reference, layer="counts", min_gene_overlap=0.2)
     assert overlap.n_found == 2 and aligned.shape == (1, 10)
 
 

@@ -97,7 +97,7 @@ def test_reference_cells_without_counts_are_left_out_with_a_warning(split, class
 def test_refuses_a_query_that_shares_too_few_genes(split):
     reference, query = split[0].copy(), split[1].copy()
     query.var_names = [f"other_{g}" if i >= 60 else g for i, g in enumerate(query.var_names)]
-    with pytest.raises(ValueError, match=r"Only 60 of the reference's 300 genes \(20.0%\)"):
+    with pytest.raises(ValueError, match=r"The query has only 60 of the 300 reference genes \(20.0%\); at least 25%"):
         ct.tl.transfer_labels(reference, query, "cell_type", layer="counts", **FAST, **QUIET)
     assert "celltyper_prediction" not in query.obs
 
@@ -133,7 +133,7 @@ def _with_a_one_cell_type(reference, query):
         ({"class_prior": "query"}, None, ValueError, "class_prior must be 'balanced' or 'reference'"),
         ({"n_threads": 0}, None, ValueError, "n_threads"),
         ({"n_threads": "many"}, None, ValueError, "n_threads"),
-        ({}, _with_float_counts, ValueError, "non-integer values; transfer_labels reads raw counts"),
+        ({}, _with_float_counts, ValueError, r"non-integer values?\. transfer_labels reads raw counts"),
         ({}, _with_nan, ValueError, "1 NaN or infinite"),
         ({}, _with_a_one_cell_type, ValueError, r"Cell types \['platelet'\] have a single reference cell"),
     ],

@@ -14,8 +14,8 @@ from anndata import AnnData
 
 from celltyper import _keys as keys
 from celltyper import tl
+from celltyper._counts import summarize_matrix
 from celltyper.model._model_files import LEGACY_FILE, MODEL_FILE
-from celltyper.model._validation import summarize_matrix
 from celltyper.tl import Annotator
 from celltyper.tl._annotate import resolve_annotator
 
@@ -27,19 +27,13 @@ from ._report import predictions_table, write_report
 COUNTS_LAYER = "counts"
 
 
-def _holds_counts(matrix) -> bool:
-    """Whether every value of ``matrix`` is a finite, non-negative whole number."""
-    summary = summarize_matrix(matrix)
-    return not (summary.n_nonfinite or summary.n_negative or summary.n_noninteger)
-
-
 def counts_view(adata: AnnData, layer: str | None, what: str, keep: tuple[str | None, ...] = ()) -> AnnData:
     """An AnnData with ``adata``'s raw counts in ``X`` (shared, not copied), its genes and the ``obs`` columns ``keep``.
 
     ``layer``: where the counts are; ``None``: ``X`` if it holds counts, else the layer ``"counts"`` if there is one.
     """
     if layer is None:
-        layer = COUNTS_LAYER if not _holds_counts(adata.X) and COUNTS_LAYER in adata.layers else None
+        layer = COUNTS_LAYER if COUNTS_LAYER in adata.layers and not summarize_matrix(adata.X).is_integer else None
     elif layer not in adata.layers:
         raise KeyError(
             f"layer {layer!r} is not in the {what}'s layers ({list(adata.layers)}); counts in X: no --layer."

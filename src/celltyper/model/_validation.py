@@ -1,99 +1,28 @@
-"""Checks of the expression values a model was set up on, with errors that say what to do."""
+"""Checks of the expression values a model was set up on, with errors that say what to do.
+
+The value scan and the raw-counts error are :mod:`celltyper._counts`' (shared with ``pp``, ``tl`` and the CLI); what
+is the models' own is which values a ``gene_likelihood`` accepts and where scvi-tools registered the matrix.
+"""
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
-from dataclasses import dataclass
 
-import numpy as np
-import scipy.sparse as sp
 from scvi import REGISTRY_KEYS
 from scvi.data import AnnDataManager
 
+from celltyper._counts import MatrixSummary, require_counts, summarize_matrix
+
+__all__ = [
+    "COUNT_LIKELIHOODS",
+    "MatrixSummary",
+    "check_expression",
+    "registered_location",
+    "summarize_matrix",
+    "warn_ambiguous_counts",
+]
+
 COUNT_LIKELIHOODS = ("nb", "zinb", "poisson")
-
-
-@dataclass(frozen=True)
-class MatrixSummary:
-    """What one pass over an expression matrix found."""
-
-    n_nonfinite: int
-    n_negative: int
-    n_noninteger: int
-    n_zero_cells: int
-    max_value: float
-
-    @property
-    def looks_like_counts(self) -> bool:
-        """Non-negative integers with values above what log-normalized data reach (~10)."""
-        return self.is_integer and self.max_value > 20
-
-    @property
-    def looks_like_small_counts(self) -> bool:
-        """Non-negative integers, some above 0, none above 20: counts of a shallow assay, or rounded normalized data."""
-        return self.is_integer and 0 < self.max_value <= 20
-
-    @property
-    def is_integer(self) -> bool:
-        """Every value is a finite, non-negative integer."""
-        return self.n_nonfinite == 0 and self.n_negative == 0 and self.n_noninteger == 0
-
-
-def summarize_matrix(X, chunk_size: int = 10_000) -> MatrixSummary:
-    """Scan ``X`` (dense, sparse or backed) in row chunks without densifying it.
-
-    An in-memory sparse matrix is scanned through its stored values directly, in steps of ``2**20`` values: slicing
-    it into row chunks would copy every value once more, and a step's temporaries stay in the CPU cache (twice as fast
-    as one pass over 50 million values).
-    """
-    n_nonfinite = n_negative = n_noninteger = n_zero_cells = 0
-    max_value = -np.inf
-    all_positive = True  # every stored value > 0 (so a row sums to 0 only if it stores nothing)
-    for values, row_sums in _values_and_row_sums(X, chunk_size):
-        n_zero_cells += int((row_sums == 0).sum())
-        if not values.size:
-            continue
-        low, high = values.min(), values.max()  # NaN or ±inf in the chunk makes one of them non-finite
-        if not (np.isfinite(low) and np.isfinite(high)):
-            all_positive = False
-            finite = np.isfinite(values)
-            n_nonfinite += int(values.size - np.count_nonzero(finite))
-            values = values[finite]
-            if not values.size:
-                continue
-            low, high = values.min(), values.max()
-        all_positive &= bool(low > 0)
-        n_negative += int(np.count_nonzero(values < 0)) if low < 0 else 0
-        n_noninteger += int(np.count_nonzero(values != np.round(values)))
-        max_value = max(max_value, float(high))
-    if sp.issparse(X):
-        n_zero_cells = _n_zero_rows(X, all_positive)
-    return MatrixSummary(n_nonfinite, n_negative, n_noninteger, n_zero_cells, max_value)
-
-
-def _values_and_row_sums(X, chunk_size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """``(values, row sums)`` chunk by chunk; every value and every row sum appears in exactly one chunk.
-
-    Of an in-memory sparse matrix: its stored values, and no row sums (:func:`_n_zero_rows` counts empty rows).
-    """
-    if sp.issparse(X):
-        for start in range(0, X.data.size, 2**20):
-            yield X.data[start : start + 2**20], np.zeros(0)
-        return
-    for start in range(0, X.shape[0], chunk_size):
-        chunk = X[start : start + chunk_size]
-        yield (chunk.data if sp.issparse(chunk) else np.asarray(chunk)), np.asarray(chunk.sum(axis=1)).ravel()
-
-
-def _n_zero_rows(X: sp.spmatrix | sp.sparray, all_positive: bool) -> int:
-    """Rows of an in-memory sparse matrix that sum to 0.
-
-    Of a CSR matrix whose stored values are all positive, these are the rows that store nothing: no summing needed.
-    """
-    if X.format == "csr" and all_positive:
-        return int(np.count_nonzero(np.diff(X.indptr) == 0))
-    return int(np.count_nonzero(np.asarray(X.sum(axis=1)).ravel() == 0))
 
 
 def registered_location(adata_manager: AnnDataManager) -> str:
@@ -116,14 +45,8 @@ def check_expression(summary: MatrixSummary, location: str, gene_likelihood: str
     log_normalize
         Gaussian only: whether the model log-normalizes the values itself (so they must be counts).
     """
-    if summary.n_nonfinite:
-        raise ValueError(
-            f"{location} contains {summary.n_nonfinite} NaN or infinite values. Fix or remove those cells or genes "
-            "before setting up the model; celltyper does not guess values."
-        )
     needs_counts = gene_likelihood in COUNT_LIKELIHOODS or log_normalize
-    if needs_counts and (summary.n_negative or summary.n_noninteger):
-        what = f"{summary.n_negative} negative and {summary.n_noninteger} non-integer values"
+    if needs_counts:
         if gene_likelihood in COUNT_LIKELIHOODS:
             advice = (
                 f"gene_likelihood={gene_likelihood!r} models raw counts. Point setup_anndata at a layer of raw counts "
@@ -131,7 +54,12 @@ def check_expression(summary: MatrixSummary, location: str, gene_likelihood: str
             )
         else:
             advice = "log_normalize=True expects raw counts; pass log_normalize=False for data that is normalized."
-        raise ValueError(f"{location} holds {what}. {advice}")
+        require_counts(summary, location, advice)
+    elif summary.n_nonfinite:
+        raise ValueError(
+            f"{location} contains {summary.n_nonfinite} NaN or infinite values. Fix or remove those cells or genes "
+            "before setting up the model; celltyper does not guess values."
+        )
     if needs_counts and summary.n_zero_cells:
         raise ValueError(
             f"{summary.n_zero_cells} cells have no counts at all in {location}, so their library size is zero. "

@@ -9,7 +9,9 @@ import scanpy as sc
 import scipy.sparse as sp
 from anndata import AnnData
 
-from ._qc import QC_KEYS, annotate_mt, cell_filter_masks, check_raw_counts, qc_metrics
+from celltyper._counts import check_raw_counts
+
+from ._qc import QC_KEYS, annotate_mt, cell_filter_masks, qc_metrics
 from ._summary import PrepareSummary
 
 UNS_KEY = "celltyper_prepare"
@@ -20,6 +22,11 @@ MIN_CELLS_UMAP = 10
 #: seurat_v3 fits a loess of variance on mean over the genes that vary; scikit-misc's loess crashes the process
 #: (segmentation fault) on 3 such genes and fails with an opaque message on a few more.
 MIN_VARYING_GENES = 10
+#: What to do when the matrix ``prepare`` reads is not raw counts.
+RAW_COUNTS_HINT = (
+    "prepare() needs raw UMI counts; point it at them with layer='counts' (it keeps them there), or start again from "
+    "the unnormalized data."
+)
 
 
 def prepare(
@@ -146,7 +153,7 @@ def prepare(
             f"{adata.n_obs}."
         )
     location = "adata.X" if layer is None else f"adata.layers[{layer!r}]"
-    check_raw_counts(adata.X if layer is None else adata.layers[layer], location)
+    check_raw_counts(adata.X if layer is None else adata.layers[layer], location, RAW_COUNTS_HINT)
 
     params = {k: v for k, v in locals().items() if k not in ("adata", "copy", "location") and v is not None}
     if copy:

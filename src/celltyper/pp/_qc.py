@@ -7,33 +7,10 @@ import warnings
 import numpy as np
 import pandas as pd
 import scanpy as sc
-import scipy.sparse as sp
 from anndata import AnnData
 
 #: obs columns scanpy's ``calculate_qc_metrics`` writes that the violins show
 QC_KEYS = ("n_genes_by_counts", "total_counts", "pct_counts_mt")
-
-
-def check_raw_counts(X, location: str) -> None:
-    """Raise a ``ValueError`` unless ``X`` holds finite, non-negative integers (raw counts).
-
-    Parameters
-    ----------
-    X
-        Dense or sparse matrix.
-    location
-        How the user refers to it (``adata.X``, ``adata.layers['counts']``), for the message.
-    """
-    values = X.data if sp.issparse(X) else np.asarray(X)
-    if values.size == 0:
-        return
-    bad = ~np.isfinite(values) | (values < 0) | (values != np.round(values))
-    if bad.any():
-        raise ValueError(
-            f"{location} does not hold raw counts: {int(bad.sum())} values are negative, non-integer or not finite "
-            f"(e.g. {values[bad][0]!r}). prepare() needs raw UMI counts; point it at them with layer='counts' "
-            "(it keeps them there), or start again from the unnormalized data."
-        )
 
 
 def annotate_mt(adata: AnnData, mt_prefix: str, filtering: bool = True) -> int:

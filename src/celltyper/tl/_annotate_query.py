@@ -12,6 +12,7 @@ from anndata import AnnData
 from tqdm.auto import tqdm
 
 from celltyper import _keys as keys
+from celltyper._gene_overlap import check_gene_overlap
 from celltyper._keys import UNKNOWN
 from celltyper.model import CountVAE
 
@@ -26,9 +27,6 @@ from ._unknown import unknown_calls
 
 if TYPE_CHECKING:
     from ._annotator import Annotator
-
-#: Below this fraction of the annotator's genes found in a query, predictions are less reliable: a warning.
-WARN_GENES_FOUND = 0.8
 
 
 @dataclass
@@ -101,31 +99,29 @@ def check_query_has_counts(query_data: AnnData) -> np.ndarray:
     return empty
 
 
-def check_genes_found(annotator: Annotator, found: int) -> None:
-    """Raise if a query has too few of the annotator's genes; warn if it lacks many of them."""
-    if found < annotator.settings["min_gene_overlap"] * len(annotator.genes):
-        raise ValueError(
-            f"The query has only {found:,} of the {len(annotator.genes):,} genes the annotator reads; at least "
-            f"{annotator.settings['min_gene_overlap']:.0%} are needed. Check that the query names genes as the "
-            "reference did (symbols or Ensembl ids in var_names or var['gene_ids']) and comes from the same species."
-        )
-    if found < WARN_GENES_FOUND * len(annotator.genes):
-        warnings.warn(
-            f"The query lacks {len(annotator.genes) - found:,} of the {len(annotator.genes):,} genes the annotator "
-            "reads (they count as zero); its predictions may be less reliable than the model card's.",
-            UserWarning,
-            stacklevel=5,
-        )
+def check_genes_found(annotator: Annotator, found: np.ndarray) -> None:
+    """Raise if a query has too few of the genes the annotator reads; warn if it lacks many.
+
+    ``found``: a mask over ``annotator.genes``. The minimum is the annotator's ``min_gene_overlap`` setting, saved
+    with it.
+    """
+    check_gene_overlap(
+        annotator.genes,
+        found,
+        "genes the annotator reads",
+        minimum=annotator.settings["min_gene_overlap"],
+        stacklevel=5,
+    )
 
 
 def _query_on_annotator_genes(annotator: Annotator, query: AnnData, layer, batch_key) -> tuple:
     """The query's counts on the annotator's genes, each cell's library over every gene it shares with the reference."""
     genes = AnnData(var=annotator.gene_table)
-    query_data, overlap = query_copy(query, genes, layer, batch_key, annotator.settings["min_gene_overlap"])
+    query_data, overlap = query_copy(query, genes, layer, batch_key, min_gene_overlap=0.0)  # checked on used genes
     query_data.obs[LIBRARY] = np.asarray(query_data.X.sum(axis=1)).ravel()  # zero where the query lacks a gene
-    found = int((~annotator.genes.isin(overlap.missing)).sum())
+    found = ~annotator.genes.isin(overlap.missing)
     check_genes_found(annotator, found)
-    return query_data[:, annotator.genes].copy(), overlap, found
+    return query_data[:, annotator.genes].copy(), overlap, int(found.sum())
 
 
 def _mapped_query(annotator: Annotator, cells: AnnData, query_max_epochs: int | None) -> CountVAE:

@@ -31,7 +31,7 @@ def annotator_chunk_predictor(annotator: Annotator, var: pd.DataFrame) -> Callab
     positions, overlap = match_genes(AnnData(var=annotator.gene_table), AnnData(var=var))
     table_genes = pd.Index(annotator.gene_table.index)
     used = positions[table_genes.get_indexer(annotator.genes)]
-    check_genes_found(annotator, int((used >= 0).sum()))
+    check_genes_found(annotator, used >= 0)
     n_file_genes = len(var)
     found = np.flatnonzero(used >= 0)
     # The classifier's weights moved onto the file's genes (zero for genes it does not read), so that a chunk is

@@ -11,9 +11,7 @@ import scanpy as sc
 import scipy.sparse as sp
 from anndata import AnnData
 
-#: Default of ``min_gene_overlap``: below half of the reference's genes, zero-filled genes dominate what the
-#: reference model sees and its predictions stop being trustworthy (scArches warns below 80 %).
-MIN_GENE_OVERLAP = 0.5
+from celltyper._gene_overlap import MIN_GENE_OVERLAP, check_gene_overlap
 
 _ENSEMBL_COLUMNS = ("gene_ids", "gene_id", "ensembl_id", "ensembl_ids", "gene_ensembl_id")
 
@@ -101,7 +99,8 @@ def align_genes(
     layer
         Where the query's expression is (``None``: ``query.X``); the result has it in the same place.
     min_gene_overlap
-        Smallest accepted fraction of the reference's genes found in the query.
+        Smallest accepted fraction of the reference's genes found in the query (default a quarter); below 80 % of
+        them a ``UserWarning`` says that the missing genes read as zero. ``0`` turns the check and the warning off.
 
     Returns
     -------
@@ -122,24 +121,29 @@ def align_genes(
     if reference.n_vars == 0:
         raise ValueError("The reference has no genes to align the query to.")
     positions, overlap = match_genes(reference, query)
-    if overlap.fraction < min_gene_overlap:
-        example = ", ".join(overlap.missing[:5])
-        raise ValueError(
-            f"Only {overlap.describe()}; at least {min_gene_overlap:.0%} are needed (min_gene_overlap). Missing genes "
-            f"include {example}. Check that query and reference name genes the same way (symbols or Ensembl ids in "
-            "var_names or var['gene_ids']) and come from the same species."
+    if min_gene_overlap > 0:
+        check_gene_overlap(
+            reference.var_names, positions >= 0, "reference genes", minimum=min_gene_overlap, stacklevel=2
         )
+    return on_reference_genes(query, reference.var_names, positions, layer), overlap
+
+
+def on_reference_genes(query: AnnData, genes: pd.Index, positions: np.ndarray, layer: str | None) -> AnnData:
+    """The query's expression on ``genes`` (``positions`` in ``query.var``, -1: zero-filled), as a new CSR AnnData.
+
+    The expression is in ``X``, and also in ``layers[layer]`` when ``layer`` is given; ``obs`` is copied.
+    """
     matrix = query.layers[layer] if layer is not None else query.X
     found = np.flatnonzero(positions >= 0)
     selector = sp.csr_matrix(
-        (np.ones(found.size, dtype=np.float32), (positions[found], found)), shape=(query.n_vars, reference.n_vars)
+        (np.ones(found.size, dtype=np.float32), (positions[found], found)), shape=(query.n_vars, len(genes))
     )
     aligned = sp.csr_matrix(matrix) @ selector  # (cells, reference genes), zeros where the query lacks a gene
     aligned = aligned.astype(np.float32)
-    result = AnnData(X=aligned, obs=query.obs.copy(), var=pd.DataFrame(index=reference.var_names.copy()))
+    result = AnnData(X=aligned, obs=query.obs.copy(), var=pd.DataFrame(index=genes.copy()))
     if layer is not None:
         result.layers[layer] = aligned
-    return result, overlap
+    return result
 
 
 def highly_variable_genes(adata: AnnData, n_top_genes: int | None, batch_key: str | None = None) -> pd.Index:

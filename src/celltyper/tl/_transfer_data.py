@@ -9,12 +9,13 @@ import pandas as pd
 import scipy.sparse as sp
 from anndata import AnnData
 
+from celltyper._counts import check_raw_counts
+from celltyper._gene_overlap import check_gene_overlap
 from celltyper._keys import UNKNOWN
 from celltyper._split import holdout_split
-from celltyper.model._validation import summarize_matrix
 
 from ._classifiers import BATCH, LABELS, LIBRARY, LinearClassifier
-from ._genes import GeneOverlap, align_genes, ensembl_ids, highly_variable_genes
+from ._genes import GeneOverlap, ensembl_ids, highly_variable_genes, match_genes, on_reference_genes
 from ._shifted_genes import shifted_genes
 from ._threads import resolve_threads
 
@@ -25,25 +26,24 @@ CALIBRATION, TRUE_LABELS = "_celltyper_calibration", "_celltyper_true_labels"
 def _check_counts(name: str, adata: AnnData, layer: str | None) -> None:
     """Raise before any training if ``adata`` does not hold raw counts where transfer_labels reads them."""
     location = f"{name}.layers[{layer!r}]" if layer is not None else f"{name}.X"
-    summary = summarize_matrix(adata.layers[layer] if layer is not None else adata.X)
-    if summary.n_nonfinite or summary.n_negative or summary.n_noninteger:
-        raise ValueError(
-            f"{location} holds {summary.n_nonfinite} NaN or infinite, {summary.n_negative} negative and "
-            f"{summary.n_noninteger} non-integer values; transfer_labels reads raw counts. Pass layer= the layer of "
-            "raw counts (e.g. layer='counts') of both reference and query."
-        )
+    check_raw_counts(
+        adata.layers[layer] if layer is not None else adata.X,
+        location,
+        "transfer_labels reads raw counts: pass layer= the layer of raw counts (e.g. layer='counts') of both "
+        "reference and query.",
+    )
 
 
 def check_query(query: AnnData, layer: str | None) -> None:
-    """Raise for a query label transfer cannot read: no cells, duplicate genes, or no raw counts in ``layer``."""
+    """Raise for a query label transfer cannot read: no cells or genes, duplicate genes, no raw counts in ``layer``."""
     _check_data("query", query, layer)
 
 
 def _check_data(name: str, adata: AnnData, layer: str | None) -> None:
     if layer is not None and layer not in adata.layers:
         raise KeyError(f"layer {layer!r} is not in {name}.layers ({list(adata.layers)}).")
-    if adata.n_obs == 0:
-        raise ValueError(f"The {name} has no cells.")
+    if adata.n_obs == 0 or adata.n_vars == 0:
+        raise ValueError(f"The {name} has no {'cells' if adata.n_obs == 0 else 'genes'}.")
     if not adata.var_names.is_unique:
         raise ValueError(f"{name}.var_names has duplicates; call {name}.var_names_make_unique() first.")
     _check_counts(name, adata, layer)
@@ -100,22 +100,34 @@ def reference_copy(reference, labels_key, layer, batch_key, calibration_fraction
 def query_copy(query: AnnData, reference_data: AnnData, layer, batch_key, min_gene_overlap) -> tuple:
     """The query's counts on the reference's genes (zero where missing), its batches, and the gene overlap.
 
-    ``reference_data`` only lends its genes (``var``): the reference copy, or an annotator's gene table.
+    ``reference_data`` only lends its genes (``var``): the reference copy, or an annotator's gene table. The two
+    must share at least ``min_gene_overlap`` of the smaller gene set (:func:`check_shared_genes`).
     """
-    aligned, genes = align_genes(query, reference_data, layer=layer, min_gene_overlap=0.0)
-    shared = min(reference_data.n_vars, query.n_vars)
-    if genes.n_found < min_gene_overlap * shared:
-        raise ValueError(
-            f"Only {genes.describe()}: at least {min_gene_overlap:.0%} of the smaller gene set ({shared:,} genes) must "
-            f"be shared (min_gene_overlap). Missing genes include {', '.join(genes.missing[:5])}. Check that query and "
-            "reference name genes the same way (symbols or Ensembl ids in var_names or var['gene_ids']) and come from "
-            "the same species."
-        )
+    positions, genes = match_genes(reference_data, query)
+    check_shared_genes(reference_data.var_names, query.var_names, positions, min_gene_overlap)
+    aligned = on_reference_genes(query, reference_data.var_names, positions, layer)
     query_data = AnnData(X=aligned.layers[layer] if layer is not None else aligned.X, var=aligned.var)
     query_data.obs_names = query.obs_names.copy()
     has_batch = batch_key is not None and batch_key in query.obs
     query_data.obs[BATCH] = ("query:" + query.obs[batch_key].astype(str)).to_numpy() if has_batch else "query"
     return query_data, genes
+
+
+def check_shared_genes(reference_genes: pd.Index, query_genes: pd.Index, positions, min_gene_overlap: float) -> None:
+    """Raise if reference and query share fewer than ``min_gene_overlap`` of the smaller of their gene sets.
+
+    ``positions``: each reference gene's position in the query (-1: missing). Label transfer trains its models on
+    genes both share, so no gene reads as zero (no warning): what matters is that they share enough genes, counted
+    on the smaller set, so that a query (or a reference) measured on a gene panel is read on the genes it has.
+    """
+    if len(reference_genes) <= len(query_genes):
+        check_gene_overlap(reference_genes, positions >= 0, "reference genes", minimum=min_gene_overlap, warn_below=0)
+        return
+    matched = np.zeros(len(query_genes), dtype=bool)
+    matched[positions[positions >= 0]] = True
+    check_gene_overlap(
+        query_genes, matched, "query genes", searched="the reference", minimum=min_gene_overlap, warn_below=0
+    )
 
 
 def set_libraries(reference_data: AnnData, query_data: AnnData, genes: GeneOverlap) -> None:

@@ -1,0 +1,76 @@
+"""The one check of how many of the genes a model or annotator reads a query has, and its two thresholds.
+
+Every reader of a query (``tl.align_genes``, label transfer, an annotator in memory or chunk by chunk, the models)
+matches genes its own way (by name, or by Ensembl id then name) and then calls :func:`check_gene_overlap` on what it
+found: too few genes is a ``ValueError`` that names the numbers and the likely cause (symbols vs Ensembl ids),
+many missing is a warning, since missing genes are read as zero counts. The module needs numpy and pandas only, so
+that the models and ``tl`` share it without importing each other.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+
+#: Below this fraction of the genes a reader reads found in the query, the query is refused (``min_gene_overlap``).
+#: Not higher: the built-in ``pbmc`` annotator annotates Kang IFN-β stimulated cells with only 575 of its 1,268 genes
+#: (45 %) at 0.739 accuracy / 0.715 macro-F1, so a 50 % minimum would refuse data it handles well. Under a quarter,
+#: the two data sets most likely name genes differently (symbols vs Ensembl ids) or come from different species.
+MIN_GENE_OVERLAP = 0.25
+#: Below this fraction a warning says the missing genes read as zero and predictions may degrade (scArches warns
+#: below 80 % as well).
+WARN_GENE_OVERLAP = 0.8
+#: The likely causes of a low overlap, ending the error.
+GENE_NAMING_HINT = (
+    "Check that both name genes the same way (gene symbols or Ensembl ids) and come from the same species."
+)
+
+
+def check_gene_overlap(
+    genes: pd.Index,
+    found: np.ndarray,
+    described: str,
+    *,
+    searched: str = "the query",
+    minimum: float = MIN_GENE_OVERLAP,
+    warn_below: float = WARN_GENE_OVERLAP,
+    stacklevel: int = 1,
+) -> None:
+    """Raise a ``ValueError`` if fewer than ``minimum`` of ``genes`` were found; warn below ``warn_below``.
+
+    Parameters
+    ----------
+    genes
+        The genes a reader reads (those a model or annotator reads, or a reference's).
+    found
+        Boolean mask over ``genes``: whether each was found in ``searched``.
+    described
+        What ``genes`` are, for the messages: ``"genes the annotator reads"``, ``"reference genes"`` ….
+    searched
+        Where they were looked for, for the messages.
+    minimum
+        Smallest accepted fraction of ``genes`` found (``0``: no error).
+    warn_below
+        Below this fraction, a ``UserWarning`` (``0``: none, for readers that do not read missing genes as zero).
+    stacklevel
+        Of the warning, counted from the caller of this function (1: the line that calls it).
+    """
+    found = np.asarray(found, dtype=bool)
+    n_genes, n_found = len(genes), int(found.sum())
+    fraction = n_found / n_genes if n_genes else 1.0
+    missing = ", ".join(map(str, genes[~found][:5])) + (", …" if n_genes - n_found > 5 else "")
+    if fraction < minimum:
+        raise ValueError(
+            f"{searched.capitalize()} has only {n_found:,} of the {n_genes:,} {described} ({fraction:.1%}); at least "
+            f"{minimum:.0%} are needed. Missing genes include {missing}. {GENE_NAMING_HINT}"
+        )
+    if fraction < warn_below:
+        warnings.warn(
+            f"{searched.capitalize()} lacks {n_genes - n_found:,} of the {n_genes:,} {described} ({fraction:.1%} "
+            f"found; missing: {missing}); the missing ones are read as zero counts, so predictions may be less "
+            "reliable than on the reference.",
+            UserWarning,
+            stacklevel=stacklevel + 1,
+        )
