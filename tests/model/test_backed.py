@@ -11,10 +11,10 @@ import scipy.sparse as sp
 from sklearn.feature_selection import f_classif
 
 import celltyper as ct
+from celltyper._counts import summarize_matrix
 from celltyper._normalization import log1p_cp10k
 from celltyper.model import SemiSupervisedCountVAE
 from celltyper.model._streaming import ClassStatistics, row_block, row_chunks, rows_at
-from celltyper.model._validation import summarize_matrix
 
 SMALL = {"n_genes": 100, "n_tokens": 16, "d_model": 16, "n_layers": 1}
 

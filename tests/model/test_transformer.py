@@ -222,8 +222,8 @@ def test_query_with_missing_genes(trained):
     with pytest.warns(UserWarning, match="missing ones are read as zero"):
         labels = model.predict(kept)
     assert (labels == kept.obs["cell_type"].astype(str).to_numpy()).mean() > 0.5
-    with pytest.raises(ValueError, match="at least 50%"):
-        model.predict(without(0.6))
+    with pytest.raises(ValueError, match="at least 25%"):
+        model.predict(without(0.8))
 
 
 def test_nonfinite_query_is_refused(trained):

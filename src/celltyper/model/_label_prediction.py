@@ -19,8 +19,10 @@ from anndata import AnnData
 from scvi import REGISTRY_KEYS
 from scvi.model.base import SemisupervisedTrainingMixin
 
+from celltyper._counts import summarize_matrix
+
 from ._streaming import row_block, rows_at
-from ._validation import check_expression, summarize_matrix
+from ._validation import check_expression
 
 
 class LabelPredictionMixin(SemisupervisedTrainingMixin):

@@ -17,8 +17,9 @@ from anndata import AnnData
 from scvi import REGISTRY_KEYS
 
 from celltyper import _keys as keys
+from celltyper._counts import warn_noninteger
 
-from ._transformer_reader import QueryReaderMixin, _check_not_empty, _check_values, _warn_noninteger
+from ._transformer_reader import RAW_COUNTS_HINT, QueryReaderMixin, _check_not_empty, _check_values
 
 
 class TransformerPredictionMixin(QueryReaderMixin):
@@ -46,8 +47,8 @@ class TransformerPredictionMixin(QueryReaderMixin):
         ----------
         adata
             AnnData with raw counts in the layer the model was set up with (default: the reference). Genes are
-            matched by ``var_names``: extra genes are ignored, missing ones are read as zero (an error if more than
-            half of the ``n_genes`` genes the model reads are missing, a warning below 80 %). Cells without counts
+            matched by ``var_names``: extra genes are ignored, missing ones are read as zero (an error if the query has
+            fewer than a quarter of the ``n_genes`` genes the model reads, a warning below 80 %). Cells without counts
             on the model's genes are refused (a ``ValueError``), as by the other models. Nothing in ``adata`` is
             modified.
         soft
@@ -73,7 +74,7 @@ class TransformerPredictionMixin(QueryReaderMixin):
             x = torch.as_tensor(counts.toarray(), device=device)
             blocks.append(torch.softmax(self.module.classify(x), dim=1).cpu().numpy())
         if n_noninteger:
-            _warn_noninteger(n_noninteger, location)
+            warn_noninteger(n_noninteger, location, RAW_COUNTS_HINT, stacklevel=2)
         cell_types = np.asarray(self.cell_types)
         probabilities = np.concatenate(blocks) if blocks else np.zeros((0, len(cell_types)))
         if soft:

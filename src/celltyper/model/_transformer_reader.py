@@ -7,7 +7,6 @@ counts read are checked for values that are not raw counts and for cells without
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -17,17 +16,21 @@ import scipy.sparse as sp
 from anndata import AnnData
 from scvi import REGISTRY_KEYS
 
-from ._validation import registered_location, summarize_matrix
+from celltyper._counts import check_raw_counts, warn_noninteger
+from celltyper._gene_overlap import check_gene_overlap
+
+from ._validation import registered_location
 
 if TYPE_CHECKING:
     from scvi.data import AnnDataManager
 
     from celltyper.module import TransformerClassifierModule
 
-#: A query must contain at least this fraction of the genes the model reads (missing ones are read as zero) …
-MIN_GENE_OVERLAP = 0.5
-#: … and below this fraction a warning says that predictions may degrade.
-WARN_GENE_OVERLAP = 0.8
+#: What to do when the matrix the transformer reads is not raw counts.
+RAW_COUNTS_HINT = (
+    "CellTypeTransformer normalizes raw counts itself (log1p(CP10k)): point setup_anndata at a layer of raw counts "
+    "(layer='counts')."
+)
 
 
 def _check_values(X, location: str, warn: bool = True) -> int:
@@ -35,19 +38,9 @@ def _check_values(X, location: str, warn: bool = True) -> int:
 
     Returns the number of non-integer values (``warn=False``: no warning, for callers that check chunk by chunk).
     """
-    summary = summarize_matrix(X)
-    if summary.n_nonfinite:
-        raise ValueError(
-            f"{location} contains {summary.n_nonfinite} NaN or infinite values. Fix or remove those cells or genes "
-            "first; CellTypeTransformer does not guess values."
-        )
-    if summary.n_negative:
-        raise ValueError(
-            f"{location} holds {summary.n_negative} negative values. CellTypeTransformer normalizes raw counts itself: "
-            "point setup_anndata at a layer of raw counts (layer='counts')."
-        )
+    summary = check_raw_counts(X, location, RAW_COUNTS_HINT, allow_noninteger=True)
     if warn and summary.n_noninteger:
-        _warn_noninteger(summary.n_noninteger, location)
+        warn_noninteger(summary.n_noninteger, location, RAW_COUNTS_HINT, stacklevel=3)
     return summary.n_noninteger
 
 
@@ -64,15 +57,6 @@ def _check_not_empty(counts: sp.csr_matrix, obs_names: pd.Index, start: int, loc
             f"first: {obs_names[start + empty[0]]!r}), so nothing tells their type. Remove every such cell first, "
             "e.g. sc.pp.filter_cells(adata, min_counts=1), and predict again."
         )
-
-
-def _warn_noninteger(n_noninteger: int, location: str) -> None:
-    warnings.warn(
-        f"{location} holds {n_noninteger} non-integer values, but CellTypeTransformer expects raw counts "
-        "(it computes log1p(CP10k) itself). Use a layer of raw counts if you have one.",
-        UserWarning,
-        stacklevel=4,
-    )
 
 
 class QueryReaderMixin:
@@ -102,21 +86,8 @@ class QueryReaderMixin:
         genes = self.adata.var_names
         position = adata.var_names.get_indexer(genes)  # -1 where the query lacks a reference gene
         present = position >= 0
-        read = present[self.module.gene_index.cpu().numpy()]  # of the genes the module reads
-        overlap = read.mean()
-        if overlap < MIN_GENE_OVERLAP:
-            raise ValueError(
-                f"The query has only {read.sum()} of the {len(read)} genes the model reads ({overlap:.0%}); at least "
-                f"{MIN_GENE_OVERLAP:.0%} are needed. Check that var_names use the same identifiers (symbols vs "
-                "Ensembl ids) as the reference."
-            )
-        if overlap < WARN_GENE_OVERLAP:
-            warnings.warn(
-                f"The query has {read.sum()} of the {len(read)} genes the model reads ({overlap:.0%}); the missing "
-                "ones are read as zero counts, which can degrade predictions.",
-                UserWarning,
-                stacklevel=3,
-            )
+        read = self.module.gene_index.cpu().numpy()  # the genes the module reads
+        check_gene_overlap(genes[read], present[read], "genes the model reads", stacklevel=3)
         X = adata.X if layer is None else adata.layers[layer]
         place = sp.csr_matrix(
             (np.ones(present.sum(), dtype=np.float32), (np.arange(present.sum()), np.flatnonzero(present))),

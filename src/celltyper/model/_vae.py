@@ -17,6 +17,7 @@ from scvi.data.fields import (
 from scvi.model._utils import get_max_epochs_heuristic
 from scvi.model.base import BaseModelClass, RNASeqMixin, UnsupervisedTrainingMixin, VAEMixin
 
+from celltyper._counts import summarize_matrix
 from celltyper.module import CountVAEModule
 from celltyper.module._vae import Dispersion, GeneLikelihood
 from celltyper.train import BackedDataSplitter, TrainingPlan
@@ -29,7 +30,7 @@ from ._model_io import SafeModelIOMixin
 from ._query_mapping import QueryMappingMixin
 from ._setup import check_category_column, register_fields
 from ._training import CheckpointedTrainingMixin
-from ._validation import check_expression, registered_location, summarize_matrix, warn_ambiguous_counts
+from ._validation import check_expression, registered_location, warn_ambiguous_counts
 
 logger = logging.getLogger(__name__)
 

@@ -11,16 +11,7 @@ import warnings
 from scvi import REGISTRY_KEYS
 from scvi.data import AnnDataManager
 
-from celltyper._counts import MatrixSummary, require_counts, summarize_matrix
-
-__all__ = [
-    "COUNT_LIKELIHOODS",
-    "MatrixSummary",
-    "check_expression",
-    "registered_location",
-    "summarize_matrix",
-    "warn_ambiguous_counts",
-]
+from celltyper._counts import MatrixSummary, require_counts
 
 COUNT_LIKELIHOODS = ("nb", "zinb", "poisson")
 

@@ -20,6 +20,7 @@ import scvi
 from anndata import AnnData
 
 from celltyper import _keys as keys
+from celltyper._gene_overlap import MIN_GENE_OVERLAP
 from celltyper.model import CountVAE
 
 from ._annotate_query import Annotation, annotate_query
@@ -34,9 +35,6 @@ from ._unknown import NOVELTY_THRESHOLD, UNKNOWN_THRESHOLD, check_thresholds
 
 #: Defaults chosen on the validation suite by their worst case (docs/transfer.md, "How the defaults were chosen").
 MAX_GENE_SHIFT, N_TOP_GENES = 0.1, 4000
-#: Below this fraction of the smaller of the two gene sets in common, reference and query probably name genes
-#: differently (symbols vs Ensembl ids) or come from different species.
-MIN_GENE_OVERLAP = 0.25
 
 
 @dataclass
