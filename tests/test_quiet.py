@@ -35,3 +35,17 @@ def test_only_the_leafspec_deprecation_from_lightning_is_ignored():
             "something else", FutureWarning, "_pytree.py", 22, module="lightning.pytorch.utilities._pytree"
         )
     assert [(str(w.message), w.filename) for w in caught] == [(message, "mine.py"), ("something else", "_pytree.py")]
+
+
+def test_training_from_python_drops_the_known_lines(kang_small, caplog):
+    import celltyper as ct
+    from celltyper._quiet import _FILTER
+
+    for name in LIGHTNING_LOGGERS:
+        logging.getLogger(name).removeFilter(_FILTER)
+    ct.CountVAE.setup_anndata(kang_small, layer="counts")
+    with caplog.at_level(logging.INFO):
+        ct.CountVAE(kang_small, n_latent=2).train(max_epochs=1, accelerator="cpu")
+    messages = [record.getMessage() for record in caplog.records]
+    assert any("max_epochs=1" in message for message in messages)  # Lightning's other lines still show
+    assert not any(message.startswith(("💡 Tip:", "GPU available:", "Seed set to")) for message in messages)

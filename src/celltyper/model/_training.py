@@ -3,8 +3,9 @@
 Each model's ``train`` keeps its own signature (its defaults, its extra arguments, their docstrings) and its own
 checks; :meth:`CheckpointedTrainingMixin._train_checkpointed` then does what all three share: it adds the periodic
 checkpoints and the resume of :mod:`._checkpoints` to the Trainer's arguments, puts the model's plan defaults under the
-user's ``plan_kwargs`` and hands everything to the scvi-tools training mixin the model trains with, which builds the
-data splitter, the training plan and the ``TrainRunner``.
+user's ``plan_kwargs``, silences Lightning's known per-run noise (:mod:`celltyper._quiet`, as the CLI does) and hands
+everything to the scvi-tools training mixin the model trains with, which builds the data splitter, the training plan
+and the ``TrainRunner``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import lightning.pytorch as pl
+
+from celltyper._quiet import quiet_known_noise
 
 from ._checkpoints import with_checkpointing
 
@@ -65,6 +68,7 @@ class CheckpointedTrainingMixin:
             trainer_kwargs["callbacks"] = [*trainer_kwargs.get("callbacks", []), *callbacks]
         if before_training is not None:
             before_training()
+        quiet_known_noise()
         return scvi_train(
             self, plan_kwargs={**plan_defaults, **(plan_kwargs or {})}, **train_arguments, **trainer_kwargs
         )
