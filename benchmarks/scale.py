@@ -1,8 +1,9 @@
 """Scaling to a million cells: one epoch of CountVAE from a backed file, of SCVI in memory, and annotation throughput.
 
 Simulated counts (``ct.datasets.simulate``, 2,000 genes) are written once to sparse h5ad files under ``--data``
-(``celltyper.benchmark._scale_data``). Every (method, size) runs in its own subprocess, whose own peak resident memory
-the parent samples (``celltyper.benchmark._scale``). Methods (``celltyper.benchmark._scale_runs``):
+(see ``celltyper.benchmark._scale_data``). Every (method, size) runs in its own subprocess, whose resident memory the
+parent samples every 0.05 s (``celltyper.benchmark.run_with_peak_memory``): ``peak_rss_gib`` is that run's own peak,
+not ``ru_maxrss``, which a child inherits from this parent (which may hold gigabytes after writing the files). Methods:
 
 - ``countvae``: ``CountVAE`` (default settings) set up on ``anndata.read_h5ad(path, backed="r")``, one epoch;
 - ``scvi``: ``scvi.model.SCVI`` (default settings) on the file read into memory, one epoch, as users run it;
