@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import re
 from importlib.metadata import version as _package_version
 from pathlib import Path
 
@@ -60,6 +62,29 @@ def _guides(app, docname: str, source: list[str]) -> None:
     source[0] = source[0].replace("%GUIDES%", "\n".join(pages))
 
 
+def _layout(app, docname: str, source: list[str]) -> None:
+    """Fill ``design/layout``'s ``%LAYOUT%`` with every module of the package, its size and its docstring's summary."""
+    if docname != "design/layout":
+        return
+    package = HERE.parent / "src" / "celltyper"
+    lines: list[str] = []
+    for folder in sorted({path.parent for path in package.rglob("*.py")}):
+        lines += [
+            f"## `{folder.relative_to(package.parent).as_posix()}/`",
+            "",
+            "| file | lines | what it owns |",
+            "|---|---:|---|",
+        ]
+        for path in sorted(folder.glob("*.py")):
+            text = path.read_text()
+            summary = (ast.get_docstring(ast.parse(text)) or "").split("\n\n")[0].replace("\n", " ").replace("|", "\\|")
+            summary = re.sub(r":[a-z]+:`~?", "`", summary)  # reST roles as plain code: relative targets do not resolve
+            lines.append(f"| `{path.name}` | {len(text.splitlines())} | {summary} |")
+        lines.append("")
+    source[0] = source[0].replace("%LAYOUT%", "\n".join(lines))
+
+
 def setup(app):
-    """Register the index hook."""
+    """Register the index and layout hooks."""
     app.connect("source-read", _guides)
+    app.connect("source-read", _layout)
