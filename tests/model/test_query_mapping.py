@@ -106,3 +106,19 @@ def test_refuses_covariates_that_surgery_would_misalign(split):
     model.train(max_epochs=1, enable_progress_bar=False)
     with pytest.raises(ValueError, match="categorical covariates.*misalign"):
         ct.CountVAE.load_query_data(query, model)
+
+
+def test_a_query_lacking_genes_is_mapped_with_them_read_as_zero(split):
+    """As scvi-tools' prepare_query_anndata pads a query, missing genes read as zero; too few are refused."""
+    reference, query = split[0].copy(), split[1].copy()
+    ct.CountVAE.setup_anndata(reference, layer="counts", batch_key="batch")
+    model = ct.CountVAE(reference, n_hidden=16)
+    model.train(max_epochs=1, enable_progress_bar=False)
+    lacking = query[:, 10:].copy()
+    query_model = ct.CountVAE.load_query_data(lacking, model)
+    assert query_model.adata.var_names.equals(reference.var_names)
+    padded = query_model.adata.layers["counts"]
+    assert padded[:, :10].nnz == 0
+    np.testing.assert_array_equal(padded[:, 10:].toarray(), lacking.layers["counts"].toarray())
+    with pytest.raises(ValueError, match="The query has only 40 of the 400 genes the model reads"):
+        ct.CountVAE.load_query_data(query[:, 360:].copy(), model)

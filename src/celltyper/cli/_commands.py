@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
-import pandas as pd
 import scanpy as sc
 import scvi
 from anndata import AnnData
@@ -131,12 +130,6 @@ def _train_vae(adata: AnnData, config: dict, out: Path) -> dict[str, Path]:
     return written
 
 
-def _on_genes(query: AnnData, genes: pd.Index, layer: str | None) -> AnnData:
-    """The query's counts on a model's ``genes`` (zeros where the query lacks one), matched as label transfer does."""
-    aligned, _ = tl.align_genes(query, AnnData(var=pd.DataFrame(index=genes)), layer=layer)
-    return aligned
-
-
 def run_annotate_model(config: dict) -> dict[str, Path]:
     """``celltyper annotate --model DIR`` with a saved CellTypeTransformer: labels an h5ad; writes it and a CSV.
 
@@ -148,7 +141,8 @@ def run_annotate_model(config: dict) -> dict[str, Path]:
     obs = read_obs(config["input"])
     require_obs(AnnData(obs=obs), config["labels_key"], "labels_key", config["input"])
     model = CellTypeTransformer.load(str(model_dir))
-    vae_genes = read_model_dir(vae_dir).var_names if vae_dir is not None else None  # a damaged VAE fails before output
+    if vae_dir is not None:
+        read_model_dir(vae_dir)  # a damaged VAE folder fails before any output is written
     out = Path(config["out"])
     written = {"predictions": out / "predictions.csv", "annotated": out / "annotated.h5ad"}
     table = tl.annotate_h5ad(
@@ -162,9 +156,8 @@ def run_annotate_model(config: dict) -> dict[str, Path]:
     if (vae_dir is not None or config["embed"]) and enough_cells_to_embed(len(table)):
         query = read_h5ad(written["annotated"], "annotated")
         if vae_dir is not None:
-            on_vae_genes = _on_genes(query, vae_genes, CountVAE.load_registry(vae_dir)["setup_args"].get("layer"))
-            vae = CountVAE.load(str(vae_dir), adata=on_vae_genes)
-            query.obsm[keys.latent_key()] = vae.get_latent_representation(on_vae_genes)
+            vae = CountVAE.load(str(vae_dir), adata=query)  # genes matched by name, missing ones read as zero
+            query.obsm[keys.latent_key()] = vae.get_latent_representation()
             sc.pp.neighbors(query, use_rep=keys.latent_key())
             sc.tl.umap(query)
         elif "X_umap" not in query.obsm:

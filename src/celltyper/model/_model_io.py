@@ -90,20 +90,21 @@ class SafeModelIOMixin:
         ValueError
             If the folder holds scvi-tools' pickled ``model.pt`` (convert it once with
             :func:`celltyper.model.convert_legacy_model`), a truncated or changed file, a model of another class
-            or with settings this version cannot build, or if ``adata`` lacks some of the model's genes.
+            or with settings this version cannot build, or if ``adata`` has fewer than a quarter of the model's genes
+            (missing ones are read as zero counts).
         """
         saved = read_model_dir(dir_path)
         saved.check_class(cls)
         _, _, torch_device = parse_device_args(
             accelerator=accelerator, devices=device, return_device="torch", validate_single_device=True
         )
-        adata = saved.read_anndata() if adata is None else adata
-        adata = in_model_gene_order(adata, saved.var_names)
         attributes = {name: value for name, value in saved.attributes.items() if name not in cls._retired_attributes}
         registry = attributes.pop("registry_")
         setup_args = registry.get("setup_args")
         if registry.get("setup_method_name", _SETUP_METHOD) != _SETUP_METHOD or not isinstance(setup_args, dict):
             raise ValueError(f"{saved.path}: the saved registry must come from {cls.__name__}.{_SETUP_METHOD}.")
+        adata = saved.read_anndata() if adata is None else adata
+        adata = in_model_gene_order(adata, saved.var_names, layer=setup_args.get("layer"))
         try:
             cls.setup_anndata(adata, source_registry=registry, **setup_args)
             model = _initialize_model(cls, adata, registry, attributes, None)

@@ -131,9 +131,10 @@ class QueryMappingMixin(ArchesMixin):
         Parameters
         ----------
         adata
-            Query AnnData with the reference's genes (matched by name; extra genes are left out, missing ones are an
-            error: add them as zeros with :func:`celltyper.tl.align_genes`) and the reference's ``batch_key`` column.
-            In another gene order, the returned model holds a reordered copy of it.
+            Query AnnData with the reference's genes (matched by name; extra genes are left out, missing ones are read
+            as zero counts, as scvi-tools' ``prepare_query_anndata`` pads them; fewer than a quarter of them is an
+            error) and the reference's ``batch_key`` column. In another gene order, or with genes missing, the
+            returned model holds a copy of it on the reference's genes.
         reference_model
             A trained model of this class, or the folder it was saved to (read without unpickling).
         **kwargs
@@ -141,7 +142,8 @@ class QueryMappingMixin(ArchesMixin):
         """
         reference = reference_model_of(reference_model, cls)
         if adata is not None:
-            adata = in_model_gene_order(adata, pd.Index(reference.get_var_names()), "the query")
+            layer = reference_registry(reference, None)["setup_args"].get("layer")
+            adata = in_model_gene_order(adata, pd.Index(reference.get_var_names()), "the query", layer)
         registry = reference_registry(reference, adata)
         batch_key = registry["setup_args"].get("batch_key")
         if adata is not None and batch_key is not None:

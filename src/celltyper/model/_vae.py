@@ -307,7 +307,7 @@ class CountVAE(
         """
         is_new = adata is not None and adata is not self.adata
         if is_new:
-            adata = in_model_gene_order(adata, self.adata.var_names)
+            adata = in_model_gene_order(adata, self.adata.var_names, layer=self.registry_["setup_args"]["layer"])
         adata = super()._validate_anndata(adata, copy_if_view=copy_if_view)
         if is_new:
             manager = self.get_anndata_manager(adata, required=True)

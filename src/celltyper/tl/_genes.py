@@ -8,10 +8,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import scanpy as sc
-import scipy.sparse as sp
 from anndata import AnnData
 
-from celltyper._gene_overlap import MIN_GENE_OVERLAP, check_gene_overlap
+from celltyper._gene_overlap import MIN_GENE_OVERLAP, check_gene_overlap, gene_positions, on_genes
 
 _ENSEMBL_COLUMNS = ("gene_ids", "gene_id", "ensembl_id", "ensembl_ids", "gene_ensembl_id")
 
@@ -48,13 +47,6 @@ def ensembl_ids(adata: AnnData) -> pd.Index | None:
     return None
 
 
-def _positions(reference: pd.Index, query: pd.Index) -> np.ndarray:
-    """For every reference name, its first position in ``query`` (-1 when absent)."""
-    first = pd.Series(np.arange(len(query)), index=query)
-    first = first[~first.index.duplicated()]
-    return first.reindex(reference).fillna(-1).to_numpy(dtype=np.int64)
-
-
 def match_genes(reference: AnnData, query: AnnData) -> tuple[np.ndarray, GeneOverlap]:
     """Position in ``query.var`` of each reference gene (-1: missing), by Ensembl id when both have ids, else symbol.
 
@@ -64,9 +56,9 @@ def match_genes(reference: AnnData, query: AnnData) -> tuple[np.ndarray, GeneOve
     matched_by = "gene symbol (var_names)"
     reference_ids, query_ids = ensembl_ids(reference), ensembl_ids(query)
     if reference_ids is not None and query_ids is not None:
-        positions = _positions(reference_ids, query_ids)
+        positions = gene_positions(reference_ids, query_ids)
         matched_by = "Ensembl id, then gene symbol"
-    by_symbol = _positions(reference.var_names, query.var_names)
+    by_symbol = gene_positions(reference.var_names, query.var_names)
     positions = np.where(positions >= 0, positions, by_symbol)
     found = positions >= 0
     overlap = GeneOverlap(
@@ -125,25 +117,7 @@ def align_genes(
         check_gene_overlap(
             reference.var_names, positions >= 0, "reference genes", minimum=min_gene_overlap, stacklevel=2
         )
-    return on_reference_genes(query, reference.var_names, positions, layer), overlap
-
-
-def on_reference_genes(query: AnnData, genes: pd.Index, positions: np.ndarray, layer: str | None) -> AnnData:
-    """The query's expression on ``genes`` (``positions`` in ``query.var``, -1: zero-filled), as a new CSR AnnData.
-
-    The expression is in ``X``, and also in ``layers[layer]`` when ``layer`` is given; ``obs`` is copied.
-    """
-    matrix = query.layers[layer] if layer is not None else query.X
-    found = np.flatnonzero(positions >= 0)
-    selector = sp.csr_matrix(
-        (np.ones(found.size, dtype=np.float32), (positions[found], found)), shape=(query.n_vars, len(genes))
-    )
-    aligned = sp.csr_matrix(matrix) @ selector  # (cells, reference genes), zeros where the query lacks a gene
-    aligned = aligned.astype(np.float32)
-    result = AnnData(X=aligned, obs=query.obs.copy(), var=pd.DataFrame(index=genes.copy()))
-    if layer is not None:
-        result.layers[layer] = aligned
-    return result
+    return on_genes(query, reference.var_names, positions, layer), overlap
 
 
 def highly_variable_genes(adata: AnnData, n_top_genes: int | None, batch_key: str | None = None) -> pd.Index:

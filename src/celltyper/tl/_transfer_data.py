@@ -10,12 +10,12 @@ import scipy.sparse as sp
 from anndata import AnnData
 
 from celltyper._counts import check_raw_counts
-from celltyper._gene_overlap import check_gene_overlap
+from celltyper._gene_overlap import check_gene_overlap, on_genes
 from celltyper._keys import UNKNOWN
 from celltyper._split import holdout_split
 
 from ._classifiers import BATCH, LABELS, LIBRARY, LinearClassifier
-from ._genes import GeneOverlap, ensembl_ids, highly_variable_genes, match_genes, on_reference_genes
+from ._genes import GeneOverlap, ensembl_ids, highly_variable_genes, match_genes
 from ._shifted_genes import shifted_genes
 from ._threads import resolve_threads
 
@@ -105,7 +105,7 @@ def query_copy(query: AnnData, reference_data: AnnData, layer, batch_key, min_ge
     """
     positions, genes = match_genes(reference_data, query)
     check_shared_genes(reference_data.var_names, query.var_names, positions, min_gene_overlap)
-    aligned = on_reference_genes(query, reference_data.var_names, positions, layer)
+    aligned = on_genes(query, reference_data.var_names, positions, layer)
     query_data = AnnData(X=aligned.layers[layer] if layer is not None else aligned.X, var=aligned.var)
     query_data.obs_names = query.obs_names.copy()
     has_batch = batch_key is not None and batch_key in query.obs
