@@ -27,6 +27,7 @@ import warnings
 from pathlib import Path
 
 from celltyper.benchmark import Budget
+from celltyper.benchmark._script_output import script_command
 from celltyper.benchmark._transfer_methods import ALL_TRANSFER_METHODS, DEFAULT_TRANSFER_METHODS, TransferSettings
 from celltyper.benchmark._transfer_report import save_task_rows, write_transfer_report
 from celltyper.benchmark._transfer_tasks import TRANSFER_TASKS, run_transfer_task
@@ -51,7 +52,7 @@ def main(argv: list[str] | None = None) -> Path:
     budget = Budget(max_epochs=args.epochs, query_epochs=args.query_epochs, batch_size=args.batch_size)
     settings = TransferSettings(budget, args.n_top_genes, args.methods, args.novel_types, args.data)
     recorded = {k: v for k, v in vars(args).items() if k not in ("out", "tasks", "methods", "data")}
-    command = "python " + " ".join(sys.argv)
+    command = script_command("transfer.py", sys.argv[1:] if argv is None else argv)
     for task in args.tasks:
         save_task_rows(args.out, task, run_transfer_task(task, settings), command, recorded)
     return write_transfer_report(args.out)

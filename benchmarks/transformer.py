@@ -21,11 +21,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import shlex
 import sys
 import warnings
 from pathlib import Path
 
+from celltyper.benchmark._script_output import script_command
 from celltyper.benchmark._transformer_benchmark import (
     TRANSFORMER_METHODS,
     TRANSFORMER_TASKS,
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> Path:
     settings = TransformerBenchmarkSettings(
         **{k: v for k, v in vars(args).items() if k != "out"}  # every other flag is a setting of the same name
     )
-    command = "python " + " ".join(shlex.quote(a) for a in [sys.argv[0], *(argv or sys.argv[1:])])
+    command = script_command("transformer.py", sys.argv[1:] if argv is None else argv)
     return run_transformer_benchmark(settings, args.out, command)
 
 
