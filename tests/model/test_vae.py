@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -18,7 +20,7 @@ class TrainModeProbe(Callback):
         self.modes = []
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
-        self.modes.append(pl_module.module.training)
+        self.modes.append(all(module.training for module in pl_module.module.modules()))
 
 
 def _model(adata, **kwargs):
@@ -149,7 +151,9 @@ def test_second_train_and_train_after_load_run_in_train_mode(kang_small, tmp_pat
     model.save(tmp_path / "vae")
     loaded = ct.CountVAE.load(tmp_path / "vae", adata=kang_small)
     probe = TrainModeProbe()
-    loaded.train(max_epochs=1, callbacks=[probe], **QUIET)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*in eval mode at the start of training")
+        loaded.train(max_epochs=1, callbacks=[probe], **QUIET)
     assert probe.modes and all(probe.modes)
 
 

@@ -7,18 +7,20 @@ from scvi.train import TrainingPlan as ScviTrainingPlan
 
 
 class TrainModeMixin(ScviTrainingPlan):
-    """Put the module into train mode at the start of every fit, and skip one-cell minibatches.
+    """Put the module into train mode when every fit starts, and skip one-cell minibatches.
 
     Put it first among the bases of a subclass of scvi-tools' :class:`~scvi.train.TrainingPlan`.
 
     scvi-tools 1.4.2 ends training, ``load`` and ``load_query_data`` with ``module.eval()``, and Lightning 2.6 no
     longer switches modules back, so a second ``train()``, training after ``load()`` or query training would run
-    with dropout off and BatchNorm frozen on its running statistics.
+    with dropout off and BatchNorm frozen on its running statistics. It happens in ``on_fit_start``, before
+    Lightning looks for modules left in eval mode (its "Found N module(s) in eval mode" warning) and before the
+    sanity check, which restores the modes it found.
     """
 
-    def on_train_start(self) -> None:
+    def on_fit_start(self) -> None:
         self.module.train()
-        super().on_train_start()
+        super().on_fit_start()
 
     def training_step(self, batch, batch_idx):
         """Skip a minibatch of one cell, which BatchNorm cannot normalise in train mode; train on the others.
