@@ -282,14 +282,13 @@ class CellTypeTransformer(
         )
 
     def _start_training(self, validation_size: float, seed: int) -> None:
-        """Fit the linear head (if the module has one) on the cells the data splitter will train on; train mode.
+        """Fit the linear head (if the module has one) on the cells the data splitter will train on.
 
         ``validation_size`` and ``seed`` are those of :class:`~celltyper.train.BalancedDataSplitter`'s split.
         """
         if self.module.linear_head:
             labels = self.adata_manager.get_from_registry(REGISTRY_KEYS.LABELS_KEY).ravel()
             self._fit_linear_head(linear_head_cells(labels, len(self.cell_types), validation_size, seed))
-        self.module.train()
 
     def _fit_linear_head(self, cells: np.ndarray) -> None:
         """Fit the module's linear head on ``cells`` of the reference (:func:`._linear_head.fit_linear_head`)."""
