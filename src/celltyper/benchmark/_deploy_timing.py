@@ -22,6 +22,9 @@ from ._script_output import pipe_table, results_page
 from ._timing import timed_run
 
 #: The Python way: argv[1] the h5ad, argv[2] the predictions CSV; prints the seconds of the annotate call alone.
+#: The command line of the environment running this benchmark (found without an activated virtual environment).
+CELLTYPER = Path(sys.executable).parent / "celltyper"
+
 PYTHON = """
 import time, sys
 import anndata as ad
@@ -47,7 +50,7 @@ def serve_and_post(query: Path, out: Path) -> tuple[float, float]:
     port = free_port()
     start = time.perf_counter()
     server = subprocess.Popen(
-        [Path(sys.executable).parent / "celltyper", "serve", "--model", "pbmc", "--port", str(port)]
+        [CELLTYPER, "serve", "--model", "pbmc", "--port", str(port)]
     )
     try:
         _wait_until_healthy(server, port)
@@ -78,7 +81,7 @@ def time_three_ways(query: Path, work: Path) -> dict:
     env = {**os.environ, "OMP_NUM_THREADS": "2"}
     python_seconds, done = timed_run([sys.executable, "-c", PYTHON, str(query), str(work / "python.csv")], env=env)
     cli_seconds, _ = timed_run(
-        ["celltyper", "annotate", "--model", "pbmc", "--input", str(query), "--out", str(work / "cli")], env=env
+        [str(CELLTYPER), "annotate", "--model", "pbmc", "--input", str(query), "--out", str(work / "cli")], env=env
     )
     startup, api_seconds = serve_and_post(query, work / "api.csv")
     labels = {
