@@ -49,9 +49,7 @@ def serve_and_post(query: Path, out: Path) -> tuple[float, float]:
     """Start ``celltyper serve``, wait for it, post ``query`` with curl; (start-up seconds, request seconds)."""
     port = free_port()
     start = time.perf_counter()
-    server = subprocess.Popen(
-        [CELLTYPER, "serve", "--model", "pbmc", "--port", str(port)]
-    )
+    server = subprocess.Popen([CELLTYPER, "serve", "--model", "pbmc", "--port", str(port)])
     try:
         _wait_until_healthy(server, port)
         startup = time.perf_counter() - start
