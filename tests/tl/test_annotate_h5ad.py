@@ -76,6 +76,7 @@ def test_missing_layer_is_a_clear_error(model_and_query, tmp_path):
         ct.tl.annotate_h5ad(model, no_layer)
 
 
+@pytest.mark.filterwarnings("error:The given NumPy array is not writable")  # torch warns once, then silently
 def test_semisupervised_countvae_streams_and_forgets_the_chunks(tmp_path):
     from celltyper.model import SemiSupervisedCountVAE
 

@@ -172,9 +172,8 @@ class LabelPredictionMixin(SemisupervisedTrainingMixin):
                     block = rows[start : start + batch_size]
                     x = rows_at(counts, block)
                 encoder_input, library = (tensor.to(device) for tensor in self._encoder_input(x, dense_buffer))
-                inference = self.module.encode(
-                    encoder_input, library, torch.as_tensor(batches[block], dtype=torch.long, device=device)
-                )
+                block_batches = torch.tensor(batches[block], dtype=torch.long, device=device)  # copy: read-only input
+                inference = self.module.encode(encoder_input, library, block_batches)
                 logits = self.module.classify_posterior(inference, use_posterior_mean)
                 probabilities.append(torch.softmax(logits, dim=-1).cpu().numpy())
         return np.concatenate(probabilities)
