@@ -17,10 +17,11 @@ import pandas as pd
 import scipy.sparse as sp
 from anndata import AnnData
 
-#: Below this fraction of the genes a reader reads found in the query, the query is refused (``min_gene_overlap``).
-#: Not higher: the built-in ``pbmc`` annotator annotates Kang IFN-β stimulated cells with only 575 of its 1,268 genes
-#: (45 %) at 0.739 accuracy / 0.715 macro-F1, so a 50 % minimum would refuse data it handles well. Under a quarter,
-#: the two data sets most likely name genes differently (symbols vs Ensembl ids) or come from different species.
+#: Below this fraction of the genes a reader reads found in the query, the query is refused (``min_gene_overlap``):
+#: a guard against genes named another way (symbols vs Ensembl ids, another species). Not higher: the built-in
+#: ``pbmc`` annotator reads Kang stimulated cells with 45 % of its genes at 0.715 macro-F1, and on the validation
+#: suite real queries with 3–11 % of an annotator's genes score 0.57–0.74 (``benchmarks/gene_overlap.py``,
+#: docs/transfer.md, "Missing genes"): the share found does not predict quality, so this minimum is a naming check.
 MIN_GENE_OVERLAP = 0.25
 #: Below this fraction a warning says the missing genes read as zero and predictions may degrade (scArches warns
 #: below 80 % as well).

@@ -147,3 +147,20 @@ def test_write_speed_report_pivots_by_size_and_fills_the_docs_section(tmp_path):
     assert "old" not in page.read_text() and "| loaded | lr |  | 5.0 (40) |" in page.read_text()
     assert json.loads((tmp_path / "results.json").read_text())["rows"] == rows
     assert (tmp_path / "transfer_speed.png").exists()
+
+
+def test_gene_overlap_report_gives_mean_worst_and_loss_per_fraction():
+    from celltyper.benchmark._gene_overlap_sweep import sweep_report
+
+    rows = [
+        {"transfer": name, "kept": kept, "genes_found": kept * found, "macro_f1": f1}
+        for name, found, scores in (("a", 1.0, (0.9, 0.5)), ("b", 0.5, (0.7, 0.6)))
+        for kept, f1 in zip((1.0, 0.5), scores, strict=True)
+    ]
+    lines = sweep_report(rows)
+    assert lines[0] == "| transfer | 100% kept | 50% kept |"
+    assert "| a | 0.900 (100%) | 0.500 (50%) |" in lines
+    assert "| b | 0.700 (50%) | 0.600 (25%) |" in lines
+    assert "| **mean** | 0.800 | 0.550 |" in lines
+    assert "| **worst** | 0.700 | 0.500 |" in lines
+    assert lines[-1] == "| **worst loss vs all kept** | +0.000 | -0.400 |"
